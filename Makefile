@@ -1,0 +1,117 @@
+# dtmon: every target installs what it needs into ignored folders (.venv, .cache); run
+# `make help` for the list. Versions come from versions.env, the single source of truth.
+include versions.env
+export
+
+SHELL        := bash
+.SHELLFLAGS  := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+ROOT         := $(abspath .)
+CACHE        := $(ROOT)/.cache
+BIN          := $(CACHE)/bin
+UV           := $(CACHE)/bootstrap/bin/uv
+UV_VERSION   := 0.13.8
+PY           := $(ROOT)/.venv/bin/python
+export UV_PYTHON_DOWNLOADS := never
+export UV_PROJECT_ENVIRONMENT := $(ROOT)/.venv
+export DTMON_KAFKA_LIBS := $(CACHE)/kafka-libs
+export DTMON_SPARK_JARS_DIR := $(CACHE)/spark-jars
+export DTMON_MINIO_BIN := $(BIN)/minio
+export PATH := $(BIN):$(ROOT)/.venv/bin:$(PATH)
+MVN          := mvn -q -B
+ARGS         ?=
+
+# Stamps make a second run a no-op; each depends on what it was built from.
+VENV_STAMP   := $(ROOT)/.venv/.synced
+KAFKA_STAMP  := $(DTMON_KAFKA_LIBS)/.stamp
+SPARK_STAMP  := $(DTMON_SPARK_JARS_DIR)/.stamp
+SYS_STAMP    := $(CACHE)/.system-deps
+
+.PHONY: help setup venv kafka-jars spark-jars tools system-deps run kafka test test-fast lint fmt bench clean
+
+help: ## list the targets
+	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  \033[1m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+$(UV):
+	@echo "==> bootstrapping uv $(UV_VERSION) into $(CACHE)/bootstrap"
+	@python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
+	  || { echo "error: Python 3.11+ is required as python3 (found $$(python3 --version))" >&2; exit 1; }
+	@python3 -m venv $(CACHE)/bootstrap
+	@$(CACHE)/bootstrap/bin/pip install -q "uv==$(UV_VERSION)"
+
+$(VENV_STAMP): $(UV) uv.lock pyproject.toml $(wildcard libs/*/pyproject.toml services/*/pyproject.toml)
+	@echo "==> syncing the locked Python environment (.venv)"
+	@$(UV) sync --frozen --all-packages
+	@touch $@
+
+venv: $(VENV_STAMP) ## create .venv from uv.lock (locked, reproducible)
+
+$(KAFKA_STAMP): libs/devstack/pom.xml versions.env
+	@command -v java >/dev/null || { echo "error: Java 17+ is required (java not on PATH)" >&2; exit 1; }
+	@command -v mvn >/dev/null || { echo "error: Maven is required (mvn not on PATH)" >&2; exit 1; }
+	@echo "==> resolving Apache Kafka $(KAFKA_VERSION) jars with Maven"
+	@rm -rf $(DTMON_KAFKA_LIBS)
+	@$(MVN) -f libs/devstack/pom.xml -Dkafka.version=$(KAFKA_VERSION) \
+	  -Dscala.binary.version=$(SCALA_BINARY_VERSION) \
+	  dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory=$(DTMON_KAFKA_LIBS)
+	@touch $@
+
+kafka-jars: $(KAFKA_STAMP) ## resolve the local Kafka broker's jars (Maven)
+
+$(SPARK_STAMP): services/processor/pom.xml versions.env
+	@echo "==> resolving the Spark Kafka connector $(SPARK_VERSION) jars with Maven"
+	@rm -rf $(DTMON_SPARK_JARS_DIR)
+	@$(MVN) -f services/processor/pom.xml -Dspark.version=$(SPARK_VERSION) \
+	  -Dscala.binary.version=$(SCALA_BINARY_VERSION) \
+	  dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory=$(DTMON_SPARK_JARS_DIR)
+	@touch $@
+
+spark-jars: $(SPARK_STAMP) ## resolve the Spark Kafka connector jars (Maven)
+
+$(BIN)/.tools-$(MINIO_VERSION)-$(HELM_VERSION)-$(KUBECONFORM_VERSION):
+	@command -v go >/dev/null || { echo "error: Go is required to build minio/helm/kubeconform (go not on PATH)" >&2; exit 1; }
+	@echo "==> building minio, helm and kubeconform with go install (cached in the Go build cache)"
+	@mkdir -p $(BIN)
+	@GOBIN=$(BIN) go install github.com/minio/minio@$(MINIO_VERSION)
+	@GOBIN=$(BIN) go install helm.sh/helm/v3/cmd/helm@$(HELM_VERSION)
+	@GOBIN=$(BIN) go install github.com/yannh/kubeconform/cmd/kubeconform@$(KUBECONFORM_VERSION)
+	@touch $@
+
+tools: $(BIN)/.tools-$(MINIO_VERSION)-$(HELM_VERSION)-$(KUBECONFORM_VERSION) ## build minio, helm, kubeconform (go install)
+
+$(SYS_STAMP):
+	@if ! command -v chromium >/dev/null || ! command -v prometheus >/dev/null; then \
+	  echo "==> installing Debian packages: chromium prometheus"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] && echo "" || echo sudo ); \
+	  $$SUDO apt-get update -qq && $$SUDO env DEBIAN_FRONTEND=noninteractive \
+	    apt-get install -y -qq --no-install-recommends chromium prometheus >/dev/null; \
+	fi
+	@mkdir -p $(CACHE) && touch $@
+
+system-deps: $(SYS_STAMP) ## install Debian's chromium and prometheus (browser and scrape tests)
+
+setup: venv kafka-jars spark-jars ## everything `make run` needs
+
+kafka: venv kafka-jars ## start only the local Kafka broker (Ctrl-C stops it)
+	@dtmon-kafka $(ARGS)
+
+run: setup ## start the whole pipeline locally (ARGS="--help" for options)
+	@dtmon-kafka $(ARGS)
+
+test: setup tools system-deps ## run every test: unit, integration, browser, chart, end-to-end
+	@ruff check . && ruff format --check .
+	@pytest $(ARGS)
+
+lint: venv ## ruff lint and format check
+	@ruff check . && ruff format --check .
+
+fmt: venv ## apply ruff fixes and formatting
+	@ruff check --fix . && ruff format .
+
+bench: setup tools ## run the benchmarks; table on stdout, JSON in .cache/bench/
+	@mkdir -p $(CACHE)/bench
+	@for b in bench/bench_*.py; do echo "==> $$b"; python $$b --json $(CACHE)/bench/$$(basename $$b .py).json; done
+
+clean: ## remove every installed or generated file (.venv, .cache)
+	rm -rf .venv .cache artifacts

@@ -1,0 +1,1 @@
+"""Shared by every dtmon service: topic names, flag/environment configuration, logging."""

@@ -1,0 +1,1 @@
+"""Real local infrastructure (Kafka broker, MinIO) for development, `make run` and tests."""

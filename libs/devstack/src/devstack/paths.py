@@ -1,0 +1,43 @@
+"""Where the repository's installed artefacts live (`.cache/...`), wherever we run from."""
+
+from __future__ import annotations
+
+import os
+from functools import cache
+from pathlib import Path
+
+
+@cache
+def repo_root() -> Path:
+    """The checkout containing versions.env; devstack is installed editable from it."""
+    for parent in Path(__file__).resolve().parents:
+        if (parent / "versions.env").is_file():
+            return parent
+    raise RuntimeError(f"devstack is not inside a dtmon checkout ({__file__})")
+
+
+def cache_dir() -> Path:
+    return repo_root() / ".cache"
+
+
+def shared_data_dir() -> Path:
+    """The shared real-data sample beside the checkout (never copied into the repo)."""
+    return repo_root().parent / "shared" / "data" / "minidt"
+
+
+def env_path(var: str, default: Path) -> Path:
+    """A path from the environment (as the Makefile exports it) or the repo default."""
+    value = os.environ.get(var)
+    return Path(value) if value else default
+
+
+@cache
+def versions() -> dict[str, str]:
+    """versions.env parsed: the single source of truth for pinned versions."""
+    out: dict[str, str] = {}
+    for line in (repo_root() / "versions.env").read_text().splitlines():
+        line = line.strip()
+        if line and not line.startswith("#") and "=" in line:
+            key, value = line.split("=", 1)
+            out[key.strip()] = value.strip()
+    return out

@@ -1,0 +1,39 @@
+"""pytest fixtures for real infrastructure, loaded in every test session via `pytest11`.
+
+One broker per test session (Kafka start-up costs seconds on two cores); each test gets its
+own topics through `make_topic`, so tests stay independent without restarting anything.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from devstack.kafka import KafkaBroker
+
+_topic_seq = itertools.count()
+
+
+@pytest.fixture(scope="session")
+def kafka_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KafkaBroker]:
+    """A real KRaft broker on a free loopback port for the whole session."""
+    broker = KafkaBroker(data_dir=tmp_path_factory.mktemp("kafka"))
+    broker.start()
+    try:
+        yield broker
+    finally:
+        broker.stop()
+
+
+@pytest.fixture
+def make_topic(kafka_broker: KafkaBroker, request: pytest.FixtureRequest) -> Callable[..., str]:
+    """Create a fresh, uniquely named topic on the session broker: `make_topic(partitions=4)`."""
+    stem = "".join(c if c.isalnum() else "-" for c in request.node.name)[:60]
+
+    def create(partitions: int = 1, prefix: str = "t") -> str:
+        name = f"{prefix}-{stem}-{next(_topic_seq)}"
+        return kafka_broker.create_topic(name, partitions)
+
+    return create

@@ -1,0 +1,1 @@
+"""The miniDT detector: model, hit codecs, batch-result contract, numpy reference."""
