@@ -84,8 +84,8 @@ $(SYS_STAMP):
 	@if ! command -v chromium >/dev/null || ! command -v prometheus >/dev/null; then \
 	  echo "==> installing Debian packages: chromium prometheus"; \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] && echo "" || echo sudo ); \
-	  $$SUDO apt-get update -qq && $$SUDO env DEBIAN_FRONTEND=noninteractive \
-	    apt-get install -y -qq --no-install-recommends chromium prometheus >/dev/null; \
+	  $$SUDO apt-get -o DPkg::Lock::Timeout=600 update -qq && $$SUDO env DEBIAN_FRONTEND=noninteractive \
+	    apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends chromium prometheus >/dev/null; \
 	fi
 	@mkdir -p $(CACHE) && touch $@
 
@@ -97,7 +97,7 @@ kafka: venv kafka-jars ## start only the local Kafka broker (Ctrl-C stops it)
 	@dtmon-kafka $(ARGS)
 
 run: setup ## start the whole pipeline locally (ARGS="--help" for options)
-	@dtmon-kafka $(ARGS)
+	@dtmon up $(ARGS)
 
 test: setup tools system-deps ## run every test: unit, integration, browser, chart, end-to-end
 	@ruff check . && ruff format --check .
