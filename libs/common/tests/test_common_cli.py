@@ -48,3 +48,10 @@ def test_bad_environment_value_is_one_clear_error(env, needle, capsys) -> None:
         _parser(env)
     assert exc.value.code == 2
     assert needle in capsys.readouterr().err
+
+
+def test_grouped_arguments_read_the_environment_too() -> None:
+    env = {"DTMON_BOOTSTRAP_SERVERS": "kafka:9092", "DTMON_HITS_TOPIC": "h2"}
+    args = _parser(env).parse_args([])
+    assert (args.bootstrap_servers, args.hits_topic) == ("kafka:9092", "h2")
+    assert "[env: DTMON_BOOTSTRAP_SERVERS]" in _parser({}).format_help()

@@ -38,7 +38,20 @@ class EnvArgumentParser(argparse.ArgumentParser):
         self.env_vars: dict[str, str] = {}
 
     def add_argument(self, *args: Any, **kwargs: Any) -> argparse.Action:  # type: ignore[override]
-        action = super().add_argument(*args, **kwargs)
+        return self._apply_env(super().add_argument(*args, **kwargs))
+
+    def add_argument_group(self, *args: Any, **kwargs: Any) -> Any:
+        """Groups call their own add_argument, so wire the env lookup into them too."""
+        group = super().add_argument_group(*args, **kwargs)
+        group_add = group.add_argument
+
+        def add_argument(*a: Any, **kw: Any) -> argparse.Action:
+            return self._apply_env(group_add(*a, **kw))
+
+        group.add_argument = add_argument  # type: ignore[method-assign]
+        return group
+
+    def _apply_env(self, action: argparse.Action) -> argparse.Action:
         if not action.option_strings or action.dest in ("help", "version"):
             return action
         var = env_name(action.dest)
