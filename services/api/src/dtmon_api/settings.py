@@ -1,0 +1,48 @@
+"""The service's configuration as one immutable value, built by the CLI or by tests.
+
+Keeping it a plain dataclass (not read from the environment here) means `create_app` is
+a pure factory: tests build apps with any settings side by side in one process.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from dtmon_common.topics import DEFAULT_BOOTSTRAP_SERVERS, RESULTS_TOPIC
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything `create_app` needs; defaults match the CLI's."""
+
+    bootstrap_servers: str = DEFAULT_BOOTSTRAP_SERVERS
+    results_topic: str = RESULTS_TOPIC
+    history: int = 600
+    """Batches kept for REST, SSE resume and the dashboard's time series (memory bound)."""
+    window_seconds: float = 60.0
+    """Width of the sliding-window view, ending at the newest batch's emitted_at_ms."""
+    max_window_batches: int = 10_000
+    """Hard cap on batches held by the window, whatever the batch rate."""
+    max_sse_clients: int = 256
+    max_limit: int = 1000
+    default_limit: int = 100
+    sse_keepalive_seconds: float = 15.0
+    sse_retry_ms: int = 3000
+    cors_origins: tuple[str, ...] = field(default_factory=tuple)
+    consumer_backoff_max_seconds: float = 30.0
+
+    def __post_init__(self) -> None:
+        checks = {
+            "history": self.history >= 1,
+            "window_seconds": self.window_seconds > 0,
+            "max_window_batches": self.max_window_batches >= 1,
+            "max_sse_clients": self.max_sse_clients >= 1,
+            "max_limit": self.max_limit >= 1,
+            "default_limit": 1 <= self.default_limit <= self.max_limit,
+            "sse_keepalive_seconds": self.sse_keepalive_seconds > 0,
+            "sse_retry_ms": self.sse_retry_ms >= 0,
+            "consumer_backoff_max_seconds": self.consumer_backoff_max_seconds > 0,
+        }
+        bad = [name for name, ok in checks.items() if not ok]
+        if bad:
+            raise ValueError(f"invalid settings: {', '.join(bad)} out of range in {self!r}")

@@ -1,0 +1,346 @@
+"""The service's memory: bounded batch history, cumulative sums and a sliding window.
+
+One `BatchStore` is written by the Kafka consumer thread and read by request handlers, so
+every public method takes the lock. Everything it holds is a pure function of the sequence of
+messages applied, which is why replaying the topic after a restart rebuilds the same state.
+
+Identity: a batch is `(query_id, batch_id)`. A new query_id means a fresh processor
+checkpoint, whose batch ids start again from 0; it becomes the *current* query, and the
+cumulative sums and the window restart with it (its batches may re-cover data the old query
+already counted). Batches of a query that has been superseded are stale and skipped, so two
+processors writing at once cannot make the views flip back and forth.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import itertools
+import json
+import threading
+from collections import OrderedDict, deque
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from minidt.contract import BatchResult, ContractError, Histogram, merge_histograms
+
+HISTOGRAM_FIELDS = ("occupancy", "orbit_multiplicity", "scint_occupancy", "drift_time_ns")
+SCALAR_FIELDS = ("hits", "scintillator_hits", "orbits", "scintillator_orbits")
+_SEEN_PER_QUERY = 16_384
+"""Batch ids remembered per query for de-duplication (hours at one batch per second)."""
+
+
+class Outcome(enum.Enum):
+    """What `BatchStore.apply` did with a message."""
+
+    APPLIED = "applied"
+    DUPLICATE = "duplicate"
+    STALE_QUERY = "stale_query"
+    INCOMPATIBLE = "incompatible"
+
+
+@dataclass(frozen=True)
+class StoredBatch:
+    """One applied batch with its wire form serialised once for every client."""
+
+    seq: int
+    """Position in the order of application; SSE clients track it."""
+    result: BatchResult
+    wire: dict[str, Any]
+    json: str
+    partition: int
+    offset: int
+    interval_ms: int | None
+    """emitted_at_ms minus that of the previous batch of the same query (None for the first)."""
+
+    @property
+    def key(self) -> tuple[str, int]:
+        return (self.result.query_id, self.result.batch_id)
+
+    @property
+    def event_id(self) -> str:
+        """SSE event id `<query_id>:<batch_id>`: unambiguous across processor checkpoints."""
+        return f"{self.result.query_id}:{self.result.batch_id}"
+
+    @property
+    def latency_ms(self) -> int | None:
+        """End-to-end latency: emitted_at_ms minus the newest input record's timestamp."""
+        last = self.result.input.last_ts_ms
+        return None if last is None else self.result.emitted_at_ms - last
+
+
+@dataclass
+class Totals:
+    """Sums over a set of batches of one query (cumulative or window)."""
+
+    batches: int = 0
+    first_batch_id: int | None = None
+    last_batch_id: int | None = None
+    first_emitted_at_ms: int | None = None
+    last_emitted_at_ms: int | None = None
+    input_rows: int = 0
+    malformed: int = 0
+    hits: int = 0
+    hits_per_chamber: list[int] = field(default_factory=lambda: [0, 0, 0, 0])
+    scintillator_hits: int = 0
+    orbits: int = 0
+    scintillator_orbits: int = 0
+    histograms: dict[str, list[Histogram]] = field(default_factory=dict)
+
+    def merged_histograms(self, result: BatchResult) -> dict[str, list[Histogram]]:
+        """The histograms after adding `result`; raises ContractError if edges differ."""
+        if not self.histograms:
+            return {name: list(getattr(result, name)) for name in HISTOGRAM_FIELDS}
+        merged: dict[str, list[Histogram]] = {}
+        for name in HISTOGRAM_FIELDS:
+            ours = self.histograms[name]
+            theirs = getattr(result, name)
+            out = []
+            for chamber, (a, b) in enumerate(zip(ours, theirs, strict=True)):
+                try:
+                    out.append(merge_histograms(a, b))
+                except ContractError as err:
+                    raise ContractError(f"{name}[{chamber}]: {err}") from None
+            merged[name] = out  # type: ignore[assignment]
+        return merged
+
+    def add(self, result: BatchResult, histograms: dict[str, list[Histogram]]) -> None:
+        """Add `result`'s scalars and install the already merged histograms."""
+        self.batches += 1
+        if self.first_batch_id is None:
+            self.first_batch_id = result.batch_id
+            self.first_emitted_at_ms = result.emitted_at_ms
+        self.last_batch_id = result.batch_id
+        self.last_emitted_at_ms = result.emitted_at_ms
+        self.input_rows += result.input.rows
+        self.malformed += result.input.malformed
+        self.hits += result.hits
+        self.hits_per_chamber = [
+            a + b for a, b in zip(self.hits_per_chamber, result.hits_per_chamber, strict=True)
+        ]
+        self.scintillator_hits += result.scintillator_hits
+        self.orbits += result.orbits
+        self.scintillator_orbits += result.scintillator_orbits
+        self.histograms = histograms
+
+    @classmethod
+    def of(cls, batches: Sequence[BatchResult]) -> Totals:
+        totals = cls()
+        for result in batches:
+            totals.add(result, totals.merged_histograms(result))
+        return totals
+
+
+@dataclass(frozen=True)
+class ApplyResult:
+    outcome: Outcome
+    stored: StoredBatch | None = None
+    reason: str = ""
+    new_query: bool = False
+
+
+@dataclass(frozen=True)
+class StoreStats:
+    """Counters for /api/v1/status and the dashboard's health panel."""
+
+    current_query_id: str | None
+    queries_seen: int
+    applied: int
+    duplicates: int
+    stale: int
+    incompatible: int
+    retained: int
+    window_batches: int
+    latest_seq: int
+
+
+class BatchStore:
+    """Thread-safe, bounded state; see the module docstring for the semantics."""
+
+    def __init__(self, history: int, window_seconds: float, max_window_batches: int) -> None:
+        self._lock = threading.Lock()
+        self._history: deque[StoredBatch] = deque(maxlen=history)
+        self._window: deque[StoredBatch] = deque()
+        self._window_ms = int(round(window_seconds * 1000))
+        self._max_window = max_window_batches
+        self._seq = itertools.count(1)
+        self._latest_seq = 0
+        self._current: str | None = None
+        self._superseded: OrderedDict[str, None] = OrderedDict()
+        self._seen: OrderedDict[int, None] = OrderedDict()
+        self._cumulative = Totals()
+        self._prev_emitted_ms: int | None = None
+        self._window_cache: tuple[int, Totals] | None = None
+        self._counts = {o: 0 for o in Outcome}
+        self.version = 0
+        """Bumped on every applied batch; cache key for derived views."""
+
+    # -- writing (consumer thread) -------------------------------------------------------
+
+    def apply(self, result: BatchResult, *, partition: int = 0, offset: int = -1) -> ApplyResult:
+        """Apply one validated message once; never raises for well-formed input."""
+        with self._lock:
+            qid, bid = result.query_id, result.batch_id
+            if qid in self._superseded:
+                return self._count(ApplyResult(Outcome.STALE_QUERY, reason=f"query {qid} ended"))
+            new_query = qid != self._current
+            if not new_query and bid in self._seen:
+                return self._count(
+                    ApplyResult(Outcome.DUPLICATE, reason=f"batch {qid}:{bid} already applied")
+                )
+            base = Totals() if new_query else self._cumulative
+            try:
+                histograms = base.merged_histograms(result)
+            except ContractError as err:
+                return self._count(ApplyResult(Outcome.INCOMPATIBLE, reason=str(err)))
+            if new_query:
+                self._start_query(qid)
+            self._cumulative.add(result, histograms)
+            self._seen[bid] = None
+            if len(self._seen) > _SEEN_PER_QUERY:
+                self._seen.popitem(last=False)
+            wire = result.model_dump(mode="json")
+            interval = (
+                None
+                if self._prev_emitted_ms is None
+                else result.emitted_at_ms - self._prev_emitted_ms
+            )
+            self._prev_emitted_ms = result.emitted_at_ms
+            stored = StoredBatch(
+                seq=next(self._seq),
+                result=result,
+                wire=wire,
+                json=json.dumps(wire, separators=(",", ":")),
+                partition=partition,
+                offset=offset,
+                interval_ms=interval,
+            )
+            self._latest_seq = stored.seq
+            self._history.append(stored)
+            self._window.append(stored)
+            self._trim_window()
+            self.version += 1
+            return self._count(ApplyResult(Outcome.APPLIED, stored=stored, new_query=new_query))
+
+    def _start_query(self, qid: str) -> None:
+        if self._current is not None:
+            self._superseded[self._current] = None
+            while len(self._superseded) > 1000:
+                self._superseded.popitem(last=False)
+        self._current = qid
+        self._seen.clear()
+        self._cumulative = Totals()
+        self._window.clear()
+        self._prev_emitted_ms = None
+
+    def _trim_window(self) -> None:
+        newest = self._window[-1].result.emitted_at_ms
+        while self._window and (
+            self._window[0].result.emitted_at_ms <= newest - self._window_ms
+            or len(self._window) > self._max_window
+        ):
+            self._window.popleft()
+        self._window_cache = None
+
+    def _count(self, res: ApplyResult) -> ApplyResult:
+        self._counts[res.outcome] += 1
+        return res
+
+    # -- reading (request handlers) ------------------------------------------------------
+
+    @property
+    def current_query_id(self) -> str | None:
+        with self._lock:
+            return self._current
+
+    def latest(self) -> StoredBatch | None:
+        with self._lock:
+            return self._history[-1] if self._history else None
+
+    def latest_seq(self) -> int:
+        with self._lock:
+            return self._latest_seq
+
+    def recent(self, limit: int) -> list[StoredBatch]:
+        """The newest `limit` retained batches, oldest first."""
+        with self._lock:
+            n = len(self._history)
+            return [self._history[i] for i in range(max(0, n - limit), n)]
+
+    def get(self, batch_id: int, query_id: str | None = None) -> StoredBatch | None:
+        """A retained batch of `query_id` (default: the current query)."""
+        with self._lock:
+            qid = self._current if query_id is None else query_id
+            for stored in reversed(self._history):
+                if stored.result.batch_id == batch_id and stored.result.query_id == qid:
+                    return stored
+            return None
+
+    def after(self, seq: int) -> list[StoredBatch]:
+        """Retained batches applied after `seq`, oldest first (what an SSE client missed)."""
+        with self._lock:
+            if self._latest_seq <= seq:
+                return []
+            out: list[StoredBatch] = []
+            for stored in reversed(self._history):
+                if stored.seq <= seq:
+                    break
+                out.append(stored)
+            out.reverse()
+            return out
+
+    def resume_seq(self, last_event_id: str) -> int:
+        """The seq to resume an SSE stream after, given the client's Last-Event-ID.
+
+        Accepts `<query_id>:<batch_id>` (what the stream sends) or a bare batch id (taken to be
+        of the current query). An id of a superseded query resumes at the start of the
+        current query's retained batches, so a reconnecting dashboard misses nothing.
+        """
+        qid, _, bid_text = last_event_id.strip().rpartition(":")
+        try:
+            bid = int(bid_text)
+        except ValueError:
+            return self.latest_seq()
+        with self._lock:
+            qid = qid or (self._current or "")
+            if qid != self._current:
+                first = next(
+                    (s for s in self._history if s.result.query_id == self._current), None
+                )
+                return first.seq - 1 if first else self._latest_seq
+            for stored in reversed(self._history):
+                if stored.result.query_id != qid:
+                    break
+                if stored.result.batch_id <= bid:
+                    return stored.seq
+            # Older than everything retained of this query: replay all of it.
+            first = next((s for s in self._history if s.result.query_id == qid), None)
+            return first.seq - 1 if first else self._latest_seq
+
+    def cumulative(self) -> Totals:
+        """A consistent snapshot: `add` replaces lists and histograms, never edits them."""
+        with self._lock:
+            return dataclasses.replace(self._cumulative)
+
+    def window(self) -> Totals:
+        """Sums over the window; computed once per applied batch and cached."""
+        with self._lock:
+            if self._window_cache is None or self._window_cache[0] != self.version:
+                totals = Totals.of([s.result for s in self._window])
+                self._window_cache = (self.version, totals)
+            return self._window_cache[1]
+
+    def stats(self) -> StoreStats:
+        with self._lock:
+            return StoreStats(
+                current_query_id=self._current,
+                queries_seen=len(self._superseded) + (self._current is not None),
+                applied=self._counts[Outcome.APPLIED],
+                duplicates=self._counts[Outcome.DUPLICATE],
+                stale=self._counts[Outcome.STALE_QUERY],
+                incompatible=self._counts[Outcome.INCOMPATIBLE],
+                retained=len(self._history),
+                window_batches=len(self._window),
+                latest_seq=self._latest_seq,
+            )
