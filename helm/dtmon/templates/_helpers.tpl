@@ -1,0 +1,166 @@
+{{/*
+Standard names and labels (the `helm create` scaffold conventions), plus the small pieces every
+pod shares: security contexts, scratch volumes, Kafka/S3 addresses and environment.
+*/}}
+
+{{- define "dtmon.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{- define "dtmon.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- $name := default .Chart.Name .Values.nameOverride }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{- define "dtmon.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/* Selector labels of one component: include with (dict "ctx" $ "component" "api"). */}}
+{{- define "dtmon.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "dtmon.name" .ctx }}
+app.kubernetes.io/instance: {{ .ctx.Release.Name }}
+app.kubernetes.io/component: {{ .component }}
+{{- end }}
+
+{{/* Full label set of one component. */}}
+{{- define "dtmon.labels" -}}
+helm.sh/chart: {{ include "dtmon.chart" .ctx }}
+{{ include "dtmon.selectorLabels" . }}
+app.kubernetes.io/version: {{ .ctx.Chart.AppVersion | quote }}
+app.kubernetes.io/part-of: dtmon
+app.kubernetes.io/managed-by: {{ .ctx.Release.Service }}
+{{- end }}
+
+{{/* Labels of release-wide objects (NetworkPolicies, Secrets, ConfigMaps). */}}
+{{- define "dtmon.commonLabels" -}}
+helm.sh/chart: {{ include "dtmon.chart" . }}
+app.kubernetes.io/name: {{ include "dtmon.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/part-of: dtmon
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+{{- end }}
+
+{{/* Selects every pod of this release (NetworkPolicy deny-by-default). */}}
+{{- define "dtmon.releaseSelector" -}}
+app.kubernetes.io/name: {{ include "dtmon.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end }}
+
+{{/* image reference: include with (dict "ctx" $ "image" .Values.api.image) */}}
+{{- define "dtmon.image" -}}
+{{- printf "%s:%s" .image.repository (default .ctx.Chart.AppVersion (toString .image.tag)) }}
+{{- end }}
+
+{{- define "dtmon.podSecurityContext" -}}
+{{- toYaml .Values.podSecurityContext }}
+{{- end }}
+
+{{- define "dtmon.securityContext" -}}
+{{- toYaml .Values.securityContext }}
+{{- end }}
+
+{{- define "dtmon.imagePullSecrets" -}}
+{{- with .Values.imagePullSecrets }}
+imagePullSecrets:
+  {{- range . }}
+  - name: {{ . }}
+  {{- end }}
+{{- end }}
+{{- end }}
+
+{{/* Kafka: the Strimzi cluster name and the bootstrap address the services use. */}}
+{{- define "dtmon.kafkaCluster" -}}
+{{- printf "%s-kafka" (include "dtmon.fullname" .) | trunc 52 | trimSuffix "-" }}
+{{- end }}
+
+{{- define "dtmon.bootstrapServers" -}}
+{{- if .Values.kafka.enabled }}
+{{- printf "%s-kafka-bootstrap.%s.svc:9092" (include "dtmon.kafkaCluster" .) .Release.Namespace }}
+{{- else }}
+{{- required "kafka.externalBootstrapServers is required when kafka.enabled is false" .Values.kafka.externalBootstrapServers }}
+{{- end }}
+{{- end }}
+
+{{/* S3: endpoint URL and the Secret holding AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY. */}}
+{{- define "dtmon.minioName" -}}
+{{- printf "%s-minio" (include "dtmon.fullname" .) | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{- define "dtmon.s3Endpoint" -}}
+{{- if .Values.minio.enabled }}
+{{- printf "http://%s.%s.svc:9000" (include "dtmon.minioName" .) .Release.Namespace }}
+{{- else }}
+{{- required "s3.endpoint is required when minio.enabled is false" .Values.s3.endpoint }}
+{{- end }}
+{{- end }}
+
+{{- define "dtmon.s3SecretName" -}}
+{{- if .Values.s3.existingSecret }}
+{{- .Values.s3.existingSecret }}
+{{- else if .Values.minio.enabled }}
+{{- printf "%s-s3" (include "dtmon.fullname" .) }}
+{{- else }}
+{{- required "s3.existingSecret is required when minio.enabled is false" .Values.s3.existingSecret }}
+{{- end }}
+{{- end }}
+
+{{/* Environment every service shares. */}}
+{{- define "dtmon.commonEnv" -}}
+- name: DTMON_BOOTSTRAP_SERVERS
+  value: {{ include "dtmon.bootstrapServers" . | quote }}
+- name: DTMON_HITS_TOPIC
+  value: {{ .Values.topics.hits.name | quote }}
+- name: DTMON_RESULTS_TOPIC
+  value: {{ .Values.topics.results.name | quote }}
+- name: DTMON_LOG_LEVEL
+  value: {{ .Values.logLevel | quote }}
+- name: DTMON_LOG_FORMAT
+  value: {{ .Values.logFormat | quote }}
+- name: HOME
+  value: /tmp
+{{- end }}
+
+{{/* S3 credentials and endpoint as environment (boto/minio/hadoop-aws all read AWS_*). */}}
+{{- define "dtmon.s3Env" -}}
+- name: AWS_ACCESS_KEY_ID
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "dtmon.s3SecretName" . }}
+      key: AWS_ACCESS_KEY_ID
+- name: AWS_SECRET_ACCESS_KEY
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "dtmon.s3SecretName" . }}
+      key: AWS_SECRET_ACCESS_KEY
+- name: AWS_REGION
+  value: {{ .Values.s3.region | quote }}
+{{- end }}
+
+{{/* Writable scratch for a read-only root filesystem. */}}
+{{- define "dtmon.tmpVolume" -}}
+- name: tmp
+  emptyDir:
+    sizeLimit: 1Gi
+{{- end }}
+
+{{- define "dtmon.tmpMount" -}}
+- name: tmp
+  mountPath: /tmp
+{{- end }}
+
+{{/* A NetworkPolicy podSelector for one component: (dict "ctx" $ "component" "api"). */}}
+{{- define "dtmon.np.pods" -}}
+podSelector:
+  matchLabels:
+    {{- include "dtmon.selectorLabels" . | nindent 4 }}
+{{- end }}
