@@ -166,6 +166,15 @@ def test_many_bad_lines_are_all_counted_but_few_reported() -> None:
     assert [e.line_no for e in result.errors] == list(range(2, 2 + MAX_REPORTED_ERRORS))
 
 
+def test_very_long_bad_line_is_truncated_in_the_report() -> None:
+    line = "2,0," + "9" * 500 + ",5,6,7"
+    result = parse_csv([line])
+    assert result.malformed == 1
+    err = result.errors[0]
+    assert err.reason.startswith("TDC_CHANNEL is not a non-negative integer: '999")
+    assert len(err.text) <= 120 and err.text.endswith("...")
+
+
 def test_line_items_with_embedded_newline_are_malformed() -> None:
     result = parse_csv(["2,0,1,5,6,7\n", "2,0,1,5\n,6,7", "2,0,1,5,6,9\r\n"])
     assert result.hits.rows() == [(2, 0, 1, 5, 6, 7.0), (2, 0, 1, 5, 6, 9.0)]

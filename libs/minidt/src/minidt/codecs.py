@@ -394,49 +394,38 @@ def parse_csv(
     s, e, line_no = s[rec], e[rec], line_no[rec]
     c_first, n_commas = first_comma[rec], per_line[rec]
 
-    # Field bounds from comma positions; exactly five commas per record.
+    # Field bounds from comma positions; exactly five commas per record. Fields are parsed
+    # for the well-shaped lines only, in that subset's index space.
     good_shape = n_commas == N_FIELDS - 1
-    n = len(s)
-    ok = good_shape.copy()
-    field_ok = np.ones((n, N_FIELDS), dtype=bool)
-    cols_int = np.zeros((N_FIELDS - 1, n), dtype=np.int64)
-    tdc = np.zeros(n, dtype=np.float64)
     shaped = np.flatnonzero(good_shape)
-    if len(shaped):
-        cpos = commas[c_first[shaped][:, None] + np.arange(N_FIELDS - 1)]
-        starts = [s[shaped], *(cpos[:, k] + 1 for k in range(N_FIELDS - 1))]
-        ends = [*(cpos[:, k] for k in range(N_FIELDS - 1)), e[shaped]]
-        del cpos
-        for k in range(N_FIELDS - 1):
-            vals, fok = _parse_uint_field(buf, starts[k], ends[k])
-            cols_int[k, shaped] = vals
-            field_ok[shaped, k] = fok
-        vals, fok = _parse_float_field(buf, starts[-1], ends[-1])
-        tdc[shaped] = vals
-        field_ok[shaped, -1] = fok
-        ok[shaped] = np.all(field_ok[shaped], axis=1)
+    cpos = commas[c_first[shaped][:, None] + np.arange(N_FIELDS - 1)]
+    starts = [s[shaped], *(cpos[:, k] + 1 for k in range(N_FIELDS - 1))]
+    ends = [*(cpos[:, k] for k in range(N_FIELDS - 1)), e[shaped]]
+    del cpos
+    parsed = [_parse_uint_field(buf, starts[k], ends[k]) for k in range(N_FIELDS - 1)]
+    parsed.append(_parse_float_field(buf, starts[-1], ends[-1]))
+    field_ok = np.column_stack([fok for _, fok in parsed]) if len(shaped) else None
+    record_ok = np.logical_and.reduce([fok for _, fok in parsed])
+    columns = [vals[record_ok] for vals, _ in parsed]
 
+    ok = np.zeros(len(s), dtype=bool)
+    ok[shaped[record_ok]] = True
     bad = np.flatnonzero(~ok)
     errors: list[ParseError] = []
     for i in bad[:MAX_REPORTED_ERRORS].tolist():
         text = _line_text(raw, int(s[i]), int(e[i]))
-        if not good_shape[i]:
+        if not good_shape[i] or field_ok is None:
             reason = f"expected {N_FIELDS} fields, got {int(n_commas[i]) + 1}"
         else:
-            k = int(np.argmin(field_ok[i]))
-            field_text = text.split(",")[k] if text.count(",") == N_FIELDS - 1 else ""
+            j = int(np.searchsorted(shaped, i))
+            k = int(np.argmin(field_ok[j]))
             kind = "a finite number" if k == N_FIELDS - 1 else "a non-negative integer"
-            reason = f"{FIELDS[k]} is not {kind}: {field_text!r}"
+            value = _line_text(raw, int(starts[k][j]), int(ends[k][j]))
+            reason = f"{FIELDS[k]} is not {kind}: {value!r}"
         errors.append(ParseError(int(line_no[i]), reason, text))
 
-    hits = Hits(
-        head=cols_int[0, ok],
-        fpga=cols_int[1, ok],
-        channel=cols_int[2, ok],
-        orbit=cols_int[3, ok],
-        bx=cols_int[4, ok],
-        tdc=tdc[ok],
-    )
+    head, fpga, channel, orbit, bx, tdc = columns
+    hits = Hits(head=head, fpga=fpga, channel=channel, orbit=orbit, bx=bx, tdc=tdc)
     return ParseResult(
         hits=hits,
         malformed=len(bad),
