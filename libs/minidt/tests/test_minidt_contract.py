@@ -10,6 +10,7 @@ import sys
 from importlib import resources
 from typing import Any
 
+import numpy as np
 import pytest
 
 from minidt.codecs import Hits, parse_csv
@@ -59,6 +60,7 @@ def test_schema_check_cli() -> None:
     )
     assert proc.returncode == 0, proc.stderr
     assert "up to date" in proc.stdout
+    assert "Warning" not in proc.stderr
 
 
 def test_well_formed_message_validates_in_every_form(good: dict[str, Any]) -> None:
@@ -150,6 +152,24 @@ def test_missing_chamber_and_mismatched_bins_named_explicitly(good: dict[str, An
     msg = _broken(good, ("occupancy", 2, "bin_counts"), [0] * 10)
     with pytest.raises(ContractError, match=r"occupancy\.2: .*bin_counts has 10 entries"):
         validate_message(msg)
+
+
+def test_tuples_accepted_numpy_scalars_rejected(good: dict[str, Any]) -> None:
+    msg = copy.deepcopy(good)
+    msg["hits_per_chamber"] = tuple(msg["hits_per_chamber"])
+    assert validate_message(msg).hits_per_chamber == good["hits_per_chamber"]
+    msg["hits"] = np.int64(msg["hits"])
+    with pytest.raises(ContractError, match="hits"):
+        validate_message(msg)
+
+
+def test_package_reexports() -> None:
+    import minidt
+
+    assert minidt.validate_message is validate_message
+    assert minidt.SCHEMA_ID == SCHEMA_ID
+    with pytest.raises(AttributeError):
+        _ = minidt.no_such_name
 
 
 def test_non_json_and_wrong_types_are_contract_errors() -> None:

@@ -28,20 +28,24 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, Strict, ValidationError, model_validator
 
 SCHEMA_ID = "dtmon.batch.v1"
 N_CHAMBERS = 4
 SCHEMA_FILE = Path(__file__).resolve().parent / "schema" / f"{SCHEMA_ID}.json"
 
-NonNegInt = Annotated[int, Field(ge=0)]
+# Scalars are strict (no "17" -> 17, no True -> 1, no 1.0 -> 1: a producer sending those
+# has a bug worth seeing); containers are lax so tuples work as well as lists. numpy scalars
+# are not ints: convert with int()/.tolist() before validating a dict.
+NonNegInt = Annotated[int, Strict(), Field(ge=0)]
+Edge = Annotated[float, Strict()]  # strict floats still accept JSON integers
 
 
 class ContractError(ValueError):
     """A message does not satisfy dtmon.batch.v1; ``str(err)`` is a one-line reason."""
 
 
-_STRICT = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False, frozen=True)
+_STRICT = ConfigDict(extra="forbid", allow_inf_nan=False, frozen=True)
 
 
 class Histogram(BaseModel):
@@ -49,7 +53,7 @@ class Histogram(BaseModel):
 
     model_config = _STRICT
 
-    bin_edges: Annotated[list[float], Field(min_length=2)]
+    bin_edges: Annotated[list[Edge], Field(min_length=2)]
     bin_counts: list[NonNegInt]
     underflow: NonNegInt
     overflow: NonNegInt
@@ -105,7 +109,6 @@ class BatchResult(BaseModel):
 
     model_config = ConfigDict(
         extra="forbid",
-        strict=True,
         allow_inf_nan=False,
         frozen=True,
         populate_by_name=True,
@@ -116,7 +119,7 @@ class BatchResult(BaseModel):
 
     # "schema" would shadow a BaseModel attribute, hence the alias.
     schema_id: Literal["dtmon.batch.v1"] = Field(alias="schema")
-    query_id: Annotated[str, Field(min_length=1)]
+    query_id: Annotated[str, Strict(), Field(min_length=1)]
     batch_id: NonNegInt
     emitted_at_ms: NonNegInt
     input: BatchInput
