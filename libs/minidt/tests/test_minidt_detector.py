@@ -143,3 +143,14 @@ def test_fill_is_half_open_and_counts_outside() -> None:
     }
     empty = fill([], (0.0, 1.0))
     assert empty["bin_counts"] == [0] and empty["underflow"] == empty["overflow"] == 0
+
+
+def test_integral_drift_times_stay_clear_of_5ns_edges() -> None:
+    """Why every implementation bins drift times identically: with integral TDC values a
+    drift time is never within float rounding of a multiple of 5 ns (closest: 0.1 ns)."""
+    dbx = np.arange(-200, 200)[:, None, None]
+    dtdc = np.arange(-31, 32, dtype=np.float64)[None, :, None]
+    chamber = np.arange(4)[None, None, :]
+    v = d.drift_time_ns(dbx, dtdc, 0, 0.0, chamber)
+    distance = np.abs(v / 5 - np.round(v / 5)) * 5
+    assert distance.min() > 0.09
