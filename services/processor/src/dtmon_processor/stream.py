@@ -1,0 +1,235 @@
+"""The streaming query: Kafka `dt-hits` -> one v1 message per micro-batch on `dt-results`.
+
+foreachBatch runs, per micro-batch: one Spark job (compute.py), message assembly and contract
+validation on the driver, then a flushed, idempotent publication keyed by the batch id. Spark
+commits the batch to the checkpoint only after that, which gives the exactly-once accounting
+(see publish.py). Progress events (StreamingQueryListener) feed the consumer-lag metric.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+from pyspark.sql.streaming import StreamingQuery, StreamingQueryListener
+
+from dtmon_processor.assemble import PartCounts, build_message, encode
+from dtmon_processor.compute import JobCounter, compute_counts
+from dtmon_processor.metrics import ProcessorMetrics
+from dtmon_processor.publish import ResultsPublisher
+from dtmon_processor.transform import lines_from_values
+from minidt.binning import DEFAULT_BINNING, Binning
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class StreamSettings:
+    bootstrap_servers: str
+    hits_topic: str
+    results_topic: str
+    checkpoint_location: str
+    starting_offsets: str = "latest"
+    max_offsets_per_trigger: int | None = None
+    trigger_seconds: float = 1.0
+    available_now: bool = False
+    fail_on_data_loss: bool = True
+    query_name: str = "dtmon-processor"
+
+
+def kafka_stream(spark: SparkSession, s: StreamSettings) -> DataFrame:
+    """The Kafka source plus the batch timestamp column (pinned per batch by Spark)."""
+    reader = (
+        spark.readStream.format("kafka")
+        .option("kafka.bootstrap.servers", s.bootstrap_servers)
+        .option("subscribe", s.hits_topic)
+        .option("startingOffsets", s.starting_offsets)
+        .option("failOnDataLoss", str(s.fail_on_data_loss).lower())
+        # Offset look-ups retry through a broker outage instead of failing the query at once:
+        # the query stalls and resumes when the broker is back.
+        .option("fetchOffset.numRetries", "1000000")
+        .option("fetchOffset.retryIntervalMs", "1000")
+    )
+    if s.max_offsets_per_trigger:
+        reader = reader.option("maxOffsetsPerTrigger", str(s.max_offsets_per_trigger))
+    return reader.load().select("value", "timestamp", F.current_timestamp().alias("batch_ts"))
+
+
+class BatchHandler:
+    """The foreachBatch function; keeps the publisher and metrics across batches."""
+
+    def __init__(
+        self,
+        spark: SparkSession,
+        publisher: ResultsPublisher,
+        metrics: ProcessorMetrics,
+        binning: Binning = DEFAULT_BINNING,
+    ) -> None:
+        self.spark = spark
+        self.publisher = publisher
+        self.metrics = metrics
+        self.binning = binning
+        self.query_id: str | None = None  # set once the query has started
+        self.checkpoint_location: str | None = None
+
+    def __call__(self, df: DataFrame, batch_id: int) -> None:
+        started = time.perf_counter()
+        counter = JobCounter(self.spark, f"dtmon-batch-{self._query_id()}-{batch_id}")
+        lines = lines_from_values(df, batch_ts_col="batch_ts")
+        counts = compute_counts(lines, self.binning).get(0)
+        jobs = counter.jobs()
+        counter.clear()
+        if counts is None:  # no record at all in this batch (offsets moved over markers)
+            counts = PartCounts()
+        if counts.batch_ts is None:
+            counts.batch_ts = self._offset_log_timestamp(batch_id)
+        message = build_message(
+            counts,
+            binning=self.binning,
+            query_id=self._query_id(),
+            batch_id=batch_id,
+            emitted_at_ms=counts.batch_ts,
+        )
+        self.publisher.publish(str(batch_id), encode(message))
+        seconds = time.perf_counter() - started
+        self.metrics.observe_batch(
+            batch_id=batch_id,
+            seconds=seconds,
+            rows=counts.rows,
+            malformed=counts.malformed,
+            hits=message["hits"],
+            jobs=jobs,
+        )
+        log.info(
+            "batch %d: %d rows, %d hits, %d malformed, %.0f ms",
+            batch_id,
+            counts.rows,
+            message["hits"],
+            counts.malformed,
+            seconds * 1000,
+            extra={"batch_id": batch_id, "spark_jobs": jobs},
+        )
+
+    def _query_id(self) -> str:
+        """The streaming query's id: stored in <checkpoint>/metadata when the query starts
+        (so identical across restarts from one checkpoint); read from there because the
+        first batch may run before DataStreamWriter.start() has returned the id."""
+        if self.query_id is None:
+            if self.checkpoint_location is None:
+                raise RuntimeError("BatchHandler.checkpoint_location must be set")
+            self.query_id = _checkpoint_query_id(self.spark, self.checkpoint_location)
+        if self.query_id is None:
+            raise RuntimeError(f"no query id in {self.checkpoint_location}/metadata")
+        return self.query_id
+
+    def _offset_log_timestamp(self, batch_id: int) -> int:
+        """The batch timestamp Spark wrote to <checkpoint>/offsets/<batch_id> (line 2 holds
+        {"batchWatermarkMs":..,"batchTimestampMs":..}); read through Hadoop so s3a works."""
+        if self.checkpoint_location is None:
+            raise RuntimeError("BatchHandler.checkpoint_location must be set")
+        jvm = self.spark.sparkContext._jvm  # type: ignore[attr-defined]
+        hconf = self.spark.sparkContext._jsc.hadoopConfiguration()  # type: ignore[attr-defined]
+        path = jvm.org.apache.hadoop.fs.Path(f"{self.checkpoint_location}/offsets/{batch_id}")
+        fs = path.getFileSystem(hconf)
+        stream = fs.open(path)
+        try:
+            reader = jvm.java.io.BufferedReader(jvm.java.io.InputStreamReader(stream, "UTF-8"))
+            reader.readLine()  # version line, e.g. "v1"
+            meta = json.loads(reader.readLine())
+        finally:
+            stream.close()
+        return int(meta["batchTimestampMs"])
+
+
+class LagListener(StreamingQueryListener):
+    """Consumer lag from each progress event: sum over partitions of latest - end offset."""
+
+    def __init__(self, metrics: ProcessorMetrics) -> None:
+        self.metrics = metrics
+
+    def onQueryStarted(self, event: Any) -> None:
+        return None
+
+    def onQueryProgress(self, event: Any) -> None:
+        lag = consumer_lag(event.progress.sources)
+        if lag is not None:
+            self.metrics.consumer_lag.set(lag)
+
+    def onQueryIdle(self, event: Any) -> None:
+        return None
+
+    def onQueryTerminated(self, event: Any) -> None:
+        return None
+
+
+def consumer_lag(sources: Any) -> int | None:
+    """Records between the processed end offsets and the latest offsets, all partitions."""
+    total = 0
+    seen = False
+    for src in sources:
+        latest = _offsets(getattr(src, "latestOffset", None))
+        end = _offsets(getattr(src, "endOffset", None))
+        if not latest or not end:
+            continue
+        seen = True
+        for key, value in latest.items():
+            total += max(0, value - end.get(key, 0))
+    return total if seen else None
+
+
+def _offsets(raw: Any) -> dict[tuple[str, str], int]:
+    """{"topic": {"0": 12, ...}} (as JSON text or dict) -> {(topic, partition): offset}."""
+    if raw is None:
+        return {}
+    data = json.loads(raw) if isinstance(raw, str) else raw
+    if not isinstance(data, dict):
+        return {}
+    return {
+        (topic, part): int(off)
+        for topic, parts in data.items()
+        if isinstance(parts, dict)
+        for part, off in parts.items()
+    }
+
+
+def start_query(
+    spark: SparkSession,
+    settings: StreamSettings,
+    handler: BatchHandler,
+) -> StreamingQuery:
+    """Start the streaming query; the handler learns its (checkpoint-stable) query id."""
+    handler.checkpoint_location = settings.checkpoint_location
+    writer = (
+        kafka_stream(spark, settings)
+        .writeStream.queryName(settings.query_name)
+        .option("checkpointLocation", settings.checkpoint_location)
+        .foreachBatch(handler)
+    )
+    if settings.available_now:
+        writer = writer.trigger(availableNow=True)
+    else:
+        writer = writer.trigger(
+            processingTime=f"{round(settings.trigger_seconds * 1000)} milliseconds"
+        )
+    return writer.start()
+
+
+def _checkpoint_query_id(spark: SparkSession, location: str) -> str | None:
+    """The id in <checkpoint>/metadata ({"id": "..."}), or None for a new checkpoint."""
+    jvm = spark.sparkContext._jvm  # type: ignore[attr-defined]
+    hconf = spark.sparkContext._jsc.hadoopConfiguration()  # type: ignore[attr-defined]
+    path = jvm.org.apache.hadoop.fs.Path(f"{location}/metadata")
+    fs = path.getFileSystem(hconf)
+    if not fs.exists(path):
+        return None
+    stream = fs.open(path)
+    try:
+        reader = jvm.java.io.BufferedReader(jvm.java.io.InputStreamReader(stream, "UTF-8"))
+        return str(json.loads(reader.readLine())["id"])
+    finally:
+        stream.close()
