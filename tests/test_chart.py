@@ -1,0 +1,665 @@
+"""Offline validation of helm/dtmon with the real tools (no cluster, no network).
+
+helm lint --strict, helm template over the value scenarios the chart supports, kubeconform in
+strict mode against the Kubernetes JSON schemas shipped by the kubernetes-validate package,
+what the operators require of the custom resources (Strimzi v1, ServiceMonitors), Pod Security
+"restricted" on every pod, the NetworkPolicies, values.schema.json, and a checkov scan whose only
+exceptions are the ones the chart explains in annotations.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import re
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import kubernetes_validate
+import pytest
+import yaml
+
+from dtmon_common import topics
+
+_spec = importlib.util.spec_from_file_location(
+    "chart_support", Path(__file__).with_name("chart_support.py")
+)
+assert _spec is not None and _spec.loader is not None
+cs = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(cs)
+
+MONITORING = ("--api-versions", "monitoring.coreos.com/v1")
+SCENARIOS: dict[str, tuple[str, ...]] = {
+    "defaults": (),
+    "external-kafka": (
+        "--set",
+        "kafka.enabled=false",
+        "--set",
+        "kafka.externalBootstrapServers=kafka-0.example.internal:9092\\,kafka-1.example.internal:9093",
+    ),
+    "local-processor": ("--set", "processor.master=local[*]"),
+    "kafka-3-persistent": (
+        "--set",
+        "kafka.replicas=3",
+        "--set",
+        "kafka.storage.type=persistent-claim",
+        "--set",
+        "kafka.storage.class=fast-ssd",
+        "--set",
+        "minio.persistence.enabled=true",
+    ),
+    "monitoring-on": (
+        *MONITORING,
+        "--set",
+        "api.replicas=2",
+        "--set",
+        "api.ingress.enabled=true",
+        "--set",
+        "api.ingress.tlsSecretName=dtmon-tls",
+    ),
+    "monitoring-off": ("--set", "monitoring.grafanaDashboard.enabled=false"),
+    "external-s3": (
+        "--set",
+        "minio.enabled=false",
+        "--set",
+        "s3.endpoint=https://s3.example.internal",
+        "--set",
+        "s3.existingSecret=dtmon-s3-credentials",
+        "--set",
+        "producer.source=s3",
+    ),
+}
+STRIMZI_KINDS = {"Kafka", "KafkaNodePool", "KafkaTopic"}
+CUSTOM_KINDS = STRIMZI_KINDS | {"ServiceMonitor"}
+
+
+@pytest.fixture(scope="session")
+def rendered() -> dict[str, list[dict[str, Any]]]:
+    """Every scenario rendered once per session."""
+    return {name: cs.load_docs(cs.helm_template(*args).stdout) for name, args in SCENARIOS.items()}
+
+
+@pytest.fixture(scope="session")
+def schema_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """kubernetes-validate's strict schemas with their `/api/_definitions.json` references
+    rewritten to local file URLs, which kubeconform resolves without any download."""
+    src = (
+        Path(kubernetes_validate.__file__).parent
+        / "kubernetes-json-schema"
+        / f"v{cs.KUBE_VERSION}-local-strict"
+    )
+    assert src.is_dir(), f"no schemas for Kubernetes {cs.KUBE_VERSION} in {src}"
+    dst = tmp_path_factory.mktemp("k8s-schemas")
+    target = f'"{dst.as_uri()}/_definitions.json'
+    for path in src.glob("*.json"):
+        (dst / path.name).write_text(path.read_text().replace('"/api/_definitions.json', target))
+    return dst
+
+
+def _kind(docs: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
+    return [d for d in docs if d["kind"] == kind]
+
+
+def _one(docs: list[dict[str, Any]], kind: str, suffix: str) -> dict[str, Any]:
+    found = [d for d in _kind(docs, kind) if d["metadata"]["name"].endswith(suffix)]
+    assert len(found) == 1, f"expected one {kind} named *{suffix}, found {len(found)}"
+    return found[0]
+
+
+def _env(container: dict[str, Any]) -> dict[str, Any]:
+    return {e["name"]: e.get("value", e.get("valueFrom")) for e in container.get("env", [])}
+
+
+def _executor_template(docs: list[dict[str, Any]]) -> dict[str, Any] | None:
+    cm = _one(docs, "ConfigMap", "-processor-spark-conf")
+    text = cm["data"].get("executor-pod-template.yaml")
+    return yaml.safe_load(text) if text else None
+
+
+def _spark_conf(docs: list[dict[str, Any]]) -> dict[str, str]:
+    cm = _one(docs, "ConfigMap", "-processor-spark-conf")
+    conf: dict[str, str] = {}
+    for line in cm["data"]["spark-defaults.conf"].splitlines():
+        line = line.strip()
+        if line and not line.startswith("#"):
+            key, _, value = line.partition(" ")
+            conf[key] = value.strip()
+    return conf
+
+
+# ---------------------------------------------------------------------------------------------
+# helm lint, rendering, schemas
+
+
+def test_helm_lint_strict() -> None:
+    for extra in ((), ("--set", "processor.master=local[*]")):
+        proc = subprocess.run(
+            [cs.tool("helm"), "lint", "--strict", str(cs.CHART), *extra],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        assert "0 chart(s) failed" in proc.stdout
+
+
+@pytest.mark.parametrize("scenario", sorted(SCENARIOS))
+def test_kubeconform_strict(
+    scenario: str, rendered: dict[str, list[dict[str, Any]]], schema_dir: Path, tmp_path: Path
+) -> None:
+    docs = rendered[scenario]
+    builtin = [d for d in docs if d["kind"] not in CUSTOM_KINDS]
+    template = _executor_template(docs)
+    if template is not None:
+        template.setdefault("metadata", {})["name"] = "spark-executor-template"
+        template["spec"]["containers"][0]["image"] = "validated-by-spark"
+        builtin.append(template)
+    manifest = tmp_path / f"{scenario}.yaml"
+    manifest.write_text(yaml.safe_dump_all(builtin))
+    proc = subprocess.run(
+        [
+            cs.tool("kubeconform"),
+            "-strict",
+            "-summary",
+            "-output",
+            "json",
+            "-schema-location",
+            f"{schema_dir}/{{{{ .ResourceKind }}}}{{{{ .KindSuffix }}}}.json",
+            str(manifest),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    report = json.loads(proc.stdout)
+    assert proc.returncode == 0, json.dumps(report["resources"], indent=1)
+    summary = report["summary"]
+    assert summary["valid"] == len(builtin), summary
+    assert summary["invalid"] == summary["errors"] == summary["skipped"] == 0, summary
+
+
+def test_kubeconform_catches_a_wrong_field(schema_dir: Path, tmp_path: Path) -> None:
+    """The validation is real: an unknown field in a Deployment fails strict mode."""
+    docs = cs.load_docs(cs.helm_template().stdout)
+    dep = _one(docs, "Deployment", "-api")
+    dep["spec"]["template"]["spec"]["containers"][0]["imagePullPolicyy"] = "Always"
+    manifest = tmp_path / "bad.yaml"
+    manifest.write_text(yaml.safe_dump(dep))
+    proc = subprocess.run(
+        [
+            cs.tool("kubeconform"),
+            "-strict",
+            "-schema-location",
+            f"{schema_dir}/{{{{ .ResourceKind }}}}{{{{ .KindSuffix }}}}.json",
+            str(manifest),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode != 0
+    assert "imagePullPolicyy" in proc.stdout
+
+
+BAD_VALUES = {
+    "rate is a number": ("--set-string", "producer.rate=fast"),
+    "replicas is an integer": ("--set-string", "kafka.replicas=three"),
+    "unknown top-level key": ("--set", "kafkaa.enabled=true"),
+    "unknown key in kafka": ("--set", "kafka.replica=3"),
+    "unknown key in processor": ("--set", "processor.executors=4"),
+    "storage type enum": ("--set", "kafka.storage.type=nfs"),
+    "producer source enum": ("--set", "producer.source=ftp"),
+    "spark master form": ("--set", "processor.master=yarn"),
+    "log format enum": ("--set", "logFormat=xml"),
+    "port range": ("--set", "api.port=70000"),
+}
+
+
+@pytest.mark.parametrize("why", sorted(BAD_VALUES))
+def test_values_schema_rejects(why: str) -> None:
+    proc = cs.helm_template(*BAD_VALUES[why], check=False)
+    assert proc.returncode != 0, f"accepted bad values ({why})"
+    assert "values don't meet the specifications of the schema" in proc.stderr, proc.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("--set", "kafka.enabled=false"), "kafka.externalBootstrapServers is required"),
+        (("--set", "minio.enabled=false"), "s3.endpoint is required"),
+        (
+            ("--set", "minio.enabled=false", "--set", "s3.endpoint=http://s3:9000"),
+            "s3.existingSecret is required",
+        ),
+    ],
+)
+def test_missing_required_settings_fail_clearly(args: tuple[str, ...], message: str) -> None:
+    proc = cs.helm_template(*args, check=False)
+    assert proc.returncode != 0
+    assert message in proc.stderr
+
+
+def test_values_are_documented() -> None:
+    """Every top-level section of values.yaml is preceded by a comment."""
+    lines = (cs.CHART / "values.yaml").read_text().splitlines()
+    for i, line in enumerate(lines):
+        if re.match(r"^[a-zA-Z]\w*:", line):
+            assert lines[i - 1].startswith("#"), f"values.yaml: {line!r} has no comment above it"
+
+
+# ---------------------------------------------------------------------------------------------
+# Labels, names, NOTES
+
+
+def test_standard_labels(rendered: dict[str, list[dict[str, Any]]]) -> None:
+    wanted = {
+        "app.kubernetes.io/name",
+        "app.kubernetes.io/instance",
+        "app.kubernetes.io/version",
+        "app.kubernetes.io/part-of",
+        "app.kubernetes.io/managed-by",
+        "helm.sh/chart",
+    }
+    for docs in rendered.values():
+        for doc in docs:
+            labels = doc["metadata"].get("labels", {})
+            missing = wanted - labels.keys()
+            assert not missing, f"{doc['kind']}/{doc['metadata']['name']} lacks {missing}"
+            assert doc["metadata"]["namespace"] == cs.NAMESPACE
+
+
+def test_selectors_match_pod_labels(rendered: dict[str, list[dict[str, Any]]]) -> None:
+    for docs in rendered.values():
+        for dep in _kind(docs, "Deployment"):
+            selector = dep["spec"]["selector"]["matchLabels"]
+            labels = dep["spec"]["template"]["metadata"]["labels"]
+            assert selector.items() <= labels.items(), dep["metadata"]["name"]
+            assert "app.kubernetes.io/component" in selector
+        pods = [d["spec"]["template"]["metadata"]["labels"] for d in _kind(docs, "Deployment")]
+        for svc in _kind(docs, "Service"):
+            sel = svc["spec"]["selector"]
+            assert any(sel.items() <= p.items() for p in pods), f"{svc['metadata']['name']}"
+
+
+def test_notes_print_the_port_forward_command(tmp_path: Path) -> None:
+    """NOTES.txt rendered through `helm template` (a copy of the chart where it is a template)."""
+    chart = tmp_path / "dtmon"
+    shutil.copytree(cs.CHART, chart)
+    notes = (chart / "templates" / "NOTES.txt").read_text()
+    (chart / "templates" / "_notes.tpl").write_text(
+        '{{- define "notes-check" -}}\n' + notes + "\n{{- end }}\n"
+    )
+    (chart / "templates" / "notes-check.yaml").write_text(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: notes\ndata:\n  notes: |\n"
+        '{{ include "notes-check" . | indent 4 }}\n'
+    )
+    doc = cs.load_docs(
+        cs.helm_template("--show-only", "templates/notes-check.yaml", chart=chart).stdout
+    )
+    out = doc[0]["data"]["notes"]
+    assert "kubectl port-forward -n dtmon svc/dtmon-api 8000:8000" in out
+    assert "helm test dtmon -n dtmon" in out
+
+
+# ---------------------------------------------------------------------------------------------
+# Custom resources: Strimzi and the Prometheus Operator
+
+
+def test_strimzi_resources(rendered: dict[str, list[dict[str, Any]]]) -> None:
+    want_version = cs.versions()["KAFKA_VERSION"]
+    for name, docs in rendered.items():
+        strimzi = [d for d in docs if d["kind"] in STRIMZI_KINDS]
+        if name == "external-kafka":
+            assert not strimzi
+            continue
+        (kafka,) = _kind(docs, "Kafka")
+        cluster = kafka["metadata"]["name"]
+        for doc in strimzi:
+            assert doc["apiVersion"] == "kafka.strimzi.io/v1", doc["kind"]
+            assert doc["metadata"]["labels"]["strimzi.io/cluster"] == cluster
+            # Strimzi 1.x: KRaft and node pools are the only mode, the v1beta2 opt-in
+            # annotations are gone.
+            annotations = doc["metadata"].get("annotations", {})
+            assert "strimzi.io/kraft" not in annotations
+            assert "strimzi.io/node-pools" not in annotations
+        spec = kafka["spec"]
+        assert spec["kafka"]["version"] == want_version
+        assert "zookeeper" not in spec and "replicas" not in spec["kafka"]
+        assert spec["kafka"]["listeners"] == [
+            {"name": "plain", "port": 9092, "type": "internal", "tls": False}
+        ]
+        assert "topicOperator" in spec["entityOperator"]
+        (pool,) = _kind(docs, "KafkaNodePool")
+        assert sorted(pool["spec"]["roles"]) == ["broker", "controller"]
+        replicas = pool["spec"]["replicas"]
+        (volume,) = pool["spec"]["storage"]["volumes"]
+        assert volume["kraftMetadata"] == "shared"
+        rf = min(replicas, 3)
+        assert spec["kafka"]["config"]["default.replication.factor"] == rf
+        assert spec["kafka"]["config"]["min.insync.replicas"] == (2 if replicas >= 3 else 1)
+        if name == "kafka-3-persistent":
+            assert replicas == 3
+            assert volume["type"] == "persistent-claim" and volume["class"] == "fast-ssd"
+        else:
+            assert replicas == 1 and volume["type"] == "ephemeral"
+        topic_specs = {t["spec"]["topicName"]: t["spec"] for t in _kind(docs, "KafkaTopic")}
+        assert set(topic_specs) == {topics.HITS_TOPIC, topics.RESULTS_TOPIC}
+        assert topic_specs[topics.HITS_TOPIC]["partitions"] == topics.DEFAULT_HITS_PARTITIONS
+        assert topic_specs[topics.RESULTS_TOPIC]["partitions"] == topics.DEFAULT_RESULTS_PARTITIONS
+        for t in topic_specs.values():
+            assert t["replicas"] == rf
+            assert int(t["config"]["retention.ms"]) > 0
+
+
+def test_services_use_the_topics_and_bootstrap(rendered: dict[str, list[dict[str, Any]]]) -> None:
+    for name, docs in rendered.items():
+        if name == "external-kafka":
+            bootstrap = "kafka-0.example.internal:9092,kafka-1.example.internal:9093"
+        else:
+            cluster = _kind(docs, "Kafka")[0]["metadata"]["name"]
+            bootstrap = f"{cluster}-kafka-bootstrap.dtmon.svc:9092"
+        for dep in _kind(docs, "Deployment"):
+            if dep["metadata"]["name"].endswith("-minio"):
+                continue
+            env = _env(dep["spec"]["template"]["spec"]["containers"][0])
+            assert env["DTMON_BOOTSTRAP_SERVERS"] == bootstrap
+            assert env["DTMON_HITS_TOPIC"] == topics.HITS_TOPIC
+            assert env["DTMON_RESULTS_TOPIC"] == topics.RESULTS_TOPIC
+            assert env["DTMON_LOG_FORMAT"] == "json"
+
+
+def test_service_monitors_only_with_the_prometheus_operator(
+    rendered: dict[str, list[dict[str, Any]]],
+) -> None:
+    for name, docs in rendered.items():
+        monitors = _kind(docs, "ServiceMonitor")
+        if name != "monitoring-on":
+            assert not monitors, name
+            continue
+        assert {m["metadata"]["name"].removeprefix("dtmon-") for m in monitors} == {
+            "producer",
+            "processor",
+            "api",
+        }
+        services = _kind(docs, "Service")
+        for mon in monitors:
+            assert mon["apiVersion"] == "monitoring.coreos.com/v1"
+            sel = mon["spec"]["selector"]["matchLabels"]
+            matched = [s for s in services if sel.items() <= s["metadata"]["labels"].items()]
+            assert len(matched) == 1, mon["metadata"]["name"]
+            port_names = {p["name"] for p in matched[0]["spec"]["ports"]}
+            for endpoint in mon["spec"]["endpoints"]:
+                assert endpoint["port"] in port_names, (mon["metadata"]["name"], endpoint)
+                assert endpoint["path"].startswith("/metrics")
+
+
+def test_grafana_dashboard_configmap(rendered: dict[str, list[dict[str, Any]]]) -> None:
+    assert not _kind(rendered["monitoring-off"], "ConfigMap") or all(
+        "grafana_dashboard" not in d["metadata"]["labels"]
+        for d in _kind(rendered["monitoring-off"], "ConfigMap")
+    )
+    cm = _one(rendered["defaults"], "ConfigMap", "-grafana-dashboard")
+    assert cm["metadata"]["labels"]["grafana_dashboard"] == "1"
+    dashboard = json.loads(cm["data"]["dtmon.json"])
+    assert dashboard == json.loads((cs.CHART / "dashboards" / "dtmon.json").read_text())
+    titles = " | ".join(p["title"].lower() for p in dashboard["panels"])
+    for topic in ("throughput", "lag", "batch duration", "latency", "chamber", "malformed"):
+        assert topic in titles, f"dashboard has no {topic} panel"
+    assert not list((cs.CHART / "templates").rglob("*.json")), "dashboard JSON belongs outside"
+
+
+# ---------------------------------------------------------------------------------------------
+# Processor: Spark driver on Kubernetes
+
+
+def test_spark_driver_on_kubernetes(rendered: dict[str, list[dict[str, Any]]]) -> None:
+    docs = rendered["defaults"]
+    dep = _one(docs, "Deployment", "-processor")
+    assert dep["spec"]["replicas"] == 1
+    assert dep["spec"]["strategy"] == {"type": "Recreate"}
+    pod = dep["spec"]["template"]["spec"]
+    container = pod["containers"][0]
+    env = _env(container)
+    assert env["DTMON_MASTER"] == "k8s://https://kubernetes.default.svc:443"
+    assert env["POD_NAME"] == {"fieldRef": {"fieldPath": "metadata.name"}}
+    assert env["DTMON_CHECKPOINT_LOCATION"].startswith("s3a://dtmon-checkpoints/")
+    assert env["DTMON_SPARK_PROMETHEUS"] == "true"
+    assert pod["automountServiceAccountToken"] is True
+    conf = _spark_conf(docs)
+    svc = _one(docs, "Service", "-processor-driver")
+    assert svc["spec"]["clusterIP"] == "None"
+    ports = {p["name"]: p["port"] for p in svc["spec"]["ports"]}
+    assert conf["spark.driver.host"] == f"{svc['metadata']['name']}.dtmon.svc"
+    assert conf["spark.driver.port"] == str(ports["driver-rpc"])
+    assert conf["spark.driver.blockManager.port"] == str(ports["blockmanager"])
+    assert conf["spark.kubernetes.driver.pod.name"] == "${env:POD_NAME}"
+    assert conf["spark.submit.deployMode"] == "client"
+    assert conf["spark.kubernetes.namespace"] == "dtmon"
+    assert conf["spark.kubernetes.container.image"] == container["image"]
+    assert conf["spark.executor.instances"] == "2"
+    assert conf["spark.ui.prometheus.enabled"] == "true"
+    assert conf["spark.local.dir"] in {m["mountPath"] for m in container["volumeMounts"]}
+    assert conf["spark.hadoop.fs.s3a.endpoint"] == "http://dtmon-minio.dtmon.svc:9000"
+    mounts = {m["mountPath"]: m["name"] for m in container["volumeMounts"]}
+    assert env["SPARK_CONF_DIR"] in mounts
+    assert conf["spark.kubernetes.executor.podTemplateFile"].startswith(env["SPARK_CONF_DIR"])
+    # RBAC: the driver's ServiceAccount may manage pods in its namespace only.
+    role = _one(docs, "Role", "-processor")
+    pod_rule = next(r for r in role["rules"] if "pods" in r["resources"])
+    assert {"create", "delete", "watch", "list"} <= set(pod_rule["verbs"])
+    binding = _one(docs, "RoleBinding", "-processor")
+    assert binding["subjects"][0]["name"] == pod["serviceAccountName"]
+    assert binding["roleRef"]["name"] == role["metadata"]["name"]
+    assert not _kind(docs, "ClusterRole") and not _kind(docs, "ClusterRoleBinding")
+    template = _executor_template(docs)
+    assert template is not None
+    assert (
+        template["spec"]["containers"][0]["name"]
+        == (conf["spark.kubernetes.executor.podTemplateContainerName"])
+    )
+    assert template["metadata"]["labels"]["app.kubernetes.io/component"] == "spark-executor"
+
+
+def test_spark_local_mode(rendered: dict[str, list[dict[str, Any]]]) -> None:
+    docs = rendered["local-processor"]
+    dep = _one(docs, "Deployment", "-processor")
+    assert _env(dep["spec"]["template"]["spec"]["containers"][0])["DTMON_MASTER"] == "local[*]"
+    assert dep["spec"]["template"]["spec"]["automountServiceAccountToken"] is False
+    assert not _kind(docs, "Role") and not _kind(docs, "RoleBinding")
+    assert _executor_template(docs) is None
+    assert not any(k.startswith("spark.kubernetes.") for k in _spark_conf(docs))
+
+
+# ---------------------------------------------------------------------------------------------
+# MinIO, external S3, secrets
+
+
+def test_minio_and_seed_job(rendered: dict[str, list[dict[str, Any]]]) -> None:
+    docs = rendered["defaults"]
+    secret = _one(docs, "Secret", "-s3")
+    assert set(secret["data"]) == {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"}
+    job = _one(docs, "Job", "-seed")
+    assert "post-install" in job["metadata"]["annotations"]["helm.sh/hook"]
+    script = job["spec"]["template"]["spec"]["containers"][0]["args"][0]
+    assert "dtmon-producer --source sim --max-records" in script
+    assert "make_bucket" in script and "fput_object" in script
+    values_text = (cs.CHART / "values.yaml").read_text()
+    for raw in secret["data"].values():
+        assert raw not in values_text
+    # A second render generates different credentials: nothing is a literal in the chart.
+    again = _one(cs.load_docs(cs.helm_template().stdout), "Secret", "-s3")
+    assert again["data"] != secret["data"]
+    assert not re.search(r"(?im)^\s*(password|secretKey|accessKey)\s*:", values_text)
+
+
+def test_external_s3(rendered: dict[str, list[dict[str, Any]]]) -> None:
+    docs = rendered["external-s3"]
+    assert not [d for d in docs if d["metadata"]["name"].endswith(("-minio", "-seed", "-s3"))]
+    refs = set()
+    for _, spec in cs.pod_specs(docs):
+        for c in spec["containers"]:
+            for e in c.get("env", []):
+                ref = e.get("valueFrom", {}).get("secretKeyRef")
+                if ref:
+                    refs.add(ref["name"])
+    assert refs == {"dtmon-s3-credentials"}
+    assert _spark_conf(docs)["spark.hadoop.fs.s3a.endpoint"] == "https://s3.example.internal"
+    assert _spark_conf(docs)["spark.hadoop.fs.s3a.connection.ssl.enabled"] == "true"
+    env = _env(_one(docs, "Deployment", "-producer")["spec"]["template"]["spec"]["containers"][0])
+    assert env["DTMON_SOURCE"] == "s3://dtmon-data/minidt"
+    assert env["DTMON_S3_ENDPOINT"] == "https://s3.example.internal"
+
+
+# ---------------------------------------------------------------------------------------------
+# API, PDB, Ingress, helm test
+
+
+def test_api_probes_pdb_ingress(rendered: dict[str, list[dict[str, Any]]]) -> None:
+    for name, docs in rendered.items():
+        dep = _one(docs, "Deployment", "-api")
+        c = dep["spec"]["template"]["spec"]["containers"][0]
+        assert c["livenessProbe"]["httpGet"]["path"] == "/healthz"
+        assert c["readinessProbe"]["httpGet"]["path"] == "/readyz"
+        assert _env(c)["DTMON_HOST"] == "0.0.0.0"
+        pdbs = _kind(docs, "PodDisruptionBudget")
+        if name == "monitoring-on":
+            assert dep["spec"]["replicas"] == 2 and len(pdbs) == 1
+            (ing,) = _kind(docs, "Ingress")
+            backend = ing["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"]
+            assert backend["name"] == _one(docs, "Service", "-api")["metadata"]["name"]
+        else:
+            assert dep["spec"]["replicas"] == 1 and not pdbs and not _kind(docs, "Ingress")
+
+
+def test_helm_test_hook(rendered: dict[str, list[dict[str, Any]]]) -> None:
+    pod = _one(rendered["defaults"], "Pod", "-test-pipeline")
+    assert pod["metadata"]["annotations"]["helm.sh/hook"] == "test"
+    code = pod["spec"]["containers"][0]["command"][-1]
+    compile(code, "helm-test", "exec")  # the embedded script is valid Python
+    assert "/readyz" in code and "/api/v1/batches" in code
+    env = _env(pod["spec"]["containers"][0])
+    assert env["TEST_BASE_URL"] == "http://dtmon-api.dtmon.svc:8000"
+
+
+# ---------------------------------------------------------------------------------------------
+# Security: Pod Security "restricted", resources, NetworkPolicies, checkov
+
+
+def _all_pod_specs(docs: list[dict[str, Any]]) -> list[tuple[str, dict[str, Any]]]:
+    specs = list(cs.pod_specs(docs))
+    template = _executor_template(docs)
+    if template is not None:
+        specs.append(("executor-pod-template", template["spec"]))
+    return specs
+
+
+@pytest.mark.parametrize("scenario", sorted(SCENARIOS))
+def test_pod_security_restricted(scenario: str, rendered: dict[str, list[dict[str, Any]]]) -> None:
+    specs = _all_pod_specs(rendered[scenario])
+    assert len(specs) >= 4
+    for rid, spec in specs:
+        psc = spec["securityContext"]
+        assert psc["runAsNonRoot"] is True, rid
+        assert psc["seccompProfile"]["type"] == "RuntimeDefault", rid
+        assert not spec.get("hostNetwork") and not spec.get("hostPID"), rid
+        volumes = {v["name"]: v for v in spec.get("volumes", [])}
+        assert not any("hostPath" in v for v in volumes.values()), rid
+        for c in spec["containers"]:
+            sc = c["securityContext"]
+            assert sc["allowPrivilegeEscalation"] is False, rid
+            assert sc["readOnlyRootFilesystem"] is True, rid
+            assert sc["capabilities"]["drop"] == ["ALL"], rid
+            assert not sc["capabilities"].get("add"), rid
+            assert sc["seccompProfile"]["type"] == "RuntimeDefault", rid
+            mounts = {m["mountPath"]: m["name"] for m in c.get("volumeMounts", [])}
+            assert "emptyDir" in volumes[mounts["/tmp"]], f"{rid}: /tmp must be an emptyDir"
+            if rid == "executor-pod-template":
+                continue  # Spark sets the executor's requests/limits from spark.executor.*
+            for kind in ("requests", "limits"):
+                assert {"cpu", "memory"} <= c["resources"][kind].keys(), f"{rid} {kind}"
+
+
+def _selects(selector: dict[str, Any], labels: dict[str, str]) -> bool:
+    if not selector.get("matchLabels", {}).items() <= labels.items():
+        return False
+    for expr in selector.get("matchExpressions", []):
+        assert expr["operator"] == "In"
+        if labels.get(expr["key"]) not in expr["values"]:
+            return False
+    return True
+
+
+@pytest.mark.parametrize("scenario", sorted(SCENARIOS))
+def test_network_policies(scenario: str, rendered: dict[str, list[dict[str, Any]]]) -> None:
+    docs = rendered[scenario]
+    policies = _kind(docs, "NetworkPolicy")
+    deny = _one(docs, "NetworkPolicy", "-default-deny")
+    assert deny["spec"]["policyTypes"] == ["Ingress", "Egress"]
+    assert "ingress" not in deny["spec"] and "egress" not in deny["spec"]
+    pod_labels = []
+    for doc in docs:
+        if doc["kind"] in cs.WORKLOAD_KINDS:
+            pod_labels.append(doc["spec"]["template"]["metadata"]["labels"])
+        elif doc["kind"] == "Pod":
+            pod_labels.append(doc["metadata"]["labels"])
+    template = _executor_template(docs)
+    if template is not None:
+        pod_labels.append(template["metadata"]["labels"])
+    for labels in pod_labels:
+        component = labels["app.kubernetes.io/component"]
+        assert _selects(deny["spec"]["podSelector"], labels), f"{component} escapes deny-all"
+        egress_ports = {
+            port["port"]
+            for p in policies
+            if _selects(p["spec"]["podSelector"], labels)
+            for rule in p["spec"].get("egress", [])
+            for port in rule.get("ports", [])
+        }
+        assert 53 in egress_ports, f"{component} cannot resolve names"
+        if component in {"producer", "processor", "spark-executor", "api"}:
+            want = {9092, 9093} if scenario == "external-kafka" else {9092}
+            assert want <= egress_ports, f"{component} cannot reach Kafka"
+        if component in {"processor", "spark-executor", "seed"}:
+            assert (443 if scenario == "external-s3" else 9000) in egress_ports, component
+        if component == "processor" and template is not None:
+            assert {443, 6443} & egress_ports, "the driver cannot reach the Kubernetes API"
+    api = _one(docs, "NetworkPolicy", "-api")
+    assert api["spec"]["ingress"][0]["ports"] == [{"protocol": "TCP", "port": 8000}]
+
+
+def test_checkov_scan_has_no_unexplained_failure(tmp_path: Path) -> None:
+    """checkov over the fullest renders; every exception is a `checkov.io/skipN` annotation
+    whose reason is written in templates/_helpers.tpl."""
+    for name in ("monitoring-on", "external-s3"):
+        (tmp_path / f"{name}.yaml").write_text(cs.helm_template(*SCENARIOS[name]).stdout)
+    (tmp_path / "s3-producer.yaml").write_text(
+        cs.helm_template("--set", "producer.source=s3").stdout
+    )
+    proc = subprocess.run(
+        [
+            cs.tool("checkov"),
+            "--directory",
+            str(tmp_path),
+            "--framework",
+            "kubernetes",
+            "--output",
+            "json",
+            "--skip-download",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    report = json.loads(proc.stdout)
+    results = report[0] if isinstance(report, list) else report
+    failed = [
+        f"{c['check_id']} {c['resource']}: {c['check_name']}"
+        for c in results.get("results", {}).get("failed_checks", [])
+    ]
+    assert not failed, "\n".join(failed)
+    assert results["summary"]["passed"] > 100
+    for skipped in results["results"]["skipped_checks"]:
+        reason = skipped["check_result"].get("suppress_comment", "")
+        assert len(reason) > 30, f"{skipped['check_id']} skipped without a reason"
