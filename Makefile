@@ -69,16 +69,17 @@ $(SPARK_STAMP): services/processor/pom.xml versions.env
 
 spark-jars: $(SPARK_STAMP) ## resolve the Spark Kafka connector jars (Maven)
 
-$(BIN)/.tools-$(MINIO_VERSION)-$(HELM_VERSION)-$(KUBECONFORM_VERSION):
+$(BIN)/.tools-$(MINIO_VERSION)-$(HELM_VERSION)-$(KUBECONFORM_VERSION)-$(CHECKOV_VERSION): | $(UV)
 	@command -v go >/dev/null || { echo "error: Go is required to build minio/helm/kubeconform (go not on PATH)" >&2; exit 1; }
 	@echo "==> building minio, helm and kubeconform with go install (cached in the Go build cache)"
 	@mkdir -p $(BIN)
 	@GOBIN=$(BIN) go install github.com/minio/minio@$(MINIO_VERSION)
 	@GOBIN=$(BIN) go install helm.sh/helm/v3/cmd/helm@$(HELM_VERSION)
 	@GOBIN=$(BIN) go install github.com/yannh/kubeconform/cmd/kubeconform@$(KUBECONFORM_VERSION)
+	@UV_TOOL_DIR=$(CACHE)/uv-tools UV_TOOL_BIN_DIR=$(BIN) $(UV) tool install --force "checkov==$(CHECKOV_VERSION)"
 	@touch $@
 
-tools: $(BIN)/.tools-$(MINIO_VERSION)-$(HELM_VERSION)-$(KUBECONFORM_VERSION) ## build minio, helm, kubeconform (go install)
+tools: $(BIN)/.tools-$(MINIO_VERSION)-$(HELM_VERSION)-$(KUBECONFORM_VERSION)-$(CHECKOV_VERSION) ## build minio, helm, kubeconform (go install); checkov (uv tool)
 
 $(SYS_STAMP):
 	@if ! command -v chromium >/dev/null || ! command -v prometheus >/dev/null; then \

@@ -1,0 +1,86 @@
+"""Every copy of a pinned version agrees with versions.env, the single source of truth.
+
+Copies exist where a tool cannot read versions.env itself: the chart's values (Kafka), the
+chart's Strimzi annotation, the processor's Dockerfile ARG and Python pin (Spark), uv.lock.
+The Maven poms and `go install` lines must take theirs from the Makefile, never a literal.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+import tomllib
+from pathlib import Path
+
+import yaml
+
+_spec = importlib.util.spec_from_file_location(
+    "chart_support", Path(__file__).with_name("chart_support.py")
+)
+assert _spec is not None and _spec.loader is not None
+cs = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(cs)
+
+V = cs.versions()
+ROOT = cs.ROOT
+
+
+def test_versions_env_has_every_pin() -> None:
+    for key in (
+        "KAFKA_VERSION",
+        "SPARK_VERSION",
+        "STRIMZI_VERSION",
+        "HELM_VERSION",
+        "KUBECONFORM_VERSION",
+        "MINIO_VERSION",
+    ):
+        assert V.get(key), f"versions.env lacks {key}"
+
+
+def test_chart_kafka_version() -> None:
+    values = yaml.safe_load((cs.CHART / "values.yaml").read_text())
+    assert str(values["kafka"]["version"]) == V["KAFKA_VERSION"]
+
+
+def test_strimzi_version() -> None:
+    chart = yaml.safe_load((cs.CHART / "Chart.yaml").read_text())
+    assert chart["annotations"]["dtmon/strimzi-version"] == V["STRIMZI_VERSION"]
+    script = (ROOT / "k8s" / "install-prereqs.sh").read_text()
+    assert re.search(r'^source "\$root/versions\.env"$', script, re.M)
+    assert '--version "$STRIMZI_VERSION"' in script
+    assert "strimzi/strimzi-kafka-operator" in script
+
+
+def test_processor_spark_version() -> None:
+    dockerfile = ROOT / "services" / "processor" / "Dockerfile"
+    assert dockerfile.is_file(), f"{dockerfile} missing"
+    args = dict(re.findall(r"^ARG\s+(\w+)=(\S+)", dockerfile.read_text(), re.M))
+    assert args.get("SPARK_VERSION") == V["SPARK_VERSION"], args
+    project = tomllib.loads((ROOT / "services" / "processor" / "pyproject.toml").read_text())
+    pins = [d for d in project["project"]["dependencies"] if d.startswith("pyspark")]
+    assert pins == [f"pyspark=={V['SPARK_VERSION']}"]
+    lock = tomllib.loads((ROOT / "uv.lock").read_text())
+    locked = {p["name"]: p["version"] for p in lock["package"] if "version" in p}
+    assert locked["pyspark"] == V["SPARK_VERSION"]
+
+
+def test_poms_take_versions_from_the_makefile() -> None:
+    makefile = (ROOT / "Makefile").read_text()
+    for pom, prop, var in (
+        (ROOT / "libs" / "devstack" / "pom.xml", "kafka.version", "KAFKA_VERSION"),
+        (ROOT / "services" / "processor" / "pom.xml", "spark.version", "SPARK_VERSION"),
+    ):
+        text = pom.read_text()
+        assert "${" + prop + "}" in text, f"{pom} does not use ${{{prop}}}"
+        literal = re.search(rf"<{re.escape(prop)}>([^<]*)</{re.escape(prop)}>", text)
+        assert literal is None or not re.match(r"^\d", literal.group(1)), (
+            f"{pom} hard-codes {prop}={literal.group(1) if literal else ''}"
+        )
+        assert f"-D{prop}=$({var})" in makefile
+
+
+def test_go_tools_are_installed_at_the_pinned_versions() -> None:
+    makefile = (ROOT / "Makefile").read_text()
+    assert "helm.sh/helm/v3/cmd/helm@$(HELM_VERSION)" in makefile
+    assert "github.com/yannh/kubeconform/cmd/kubeconform@$(KUBECONFORM_VERSION)" in makefile
+    assert "github.com/minio/minio@$(MINIO_VERSION)" in makefile
