@@ -25,6 +25,8 @@ from dtmon_producer.sources import Source
 log = logging.getLogger("dtmon_producer")
 
 DEFAULT_METRICS_PORT = 9101
+DEFAULT_RATE = 1000.0
+"""The task's realistic emulated DAQ rate, records per second."""
 
 
 def _non_negative(kind: type) -> object:
@@ -49,7 +51,7 @@ def build_parser() -> EnvArgumentParser:
     parser = EnvArgumentParser(
         prog="dtmon-producer",
         description=(
-            "Emulate the miniDT DAQ: stream hit words (one CSV line per record) into Kafka "
+            "Emulate the miniDT DAQ: stream hit words (one CSV line per record) into Kafka\n"
             "at a chosen rate, from local files, S3/MinIO objects or a detector simulator."
         ),
         epilog=(
@@ -125,8 +127,9 @@ def build_parser() -> EnvArgumentParser:
     pace.add_argument(
         "--rate",
         type=_non_negative(float),
-        default=1000.0,
-        help="records per second (0 = as fast as possible)",
+        default=None,
+        help="records per second; 0 = as fast as possible "
+        f"(default: {DEFAULT_RATE:g} into Kafka, unthrottled with --output)",
     )
     pace.add_argument(
         "--speed",
@@ -190,7 +193,12 @@ def build_parser() -> EnvArgumentParser:
 
 
 class _Formatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
-    """Defaults in --help, and the examples epilog kept as written."""
+    """Defaults in --help (unless there is none to show), the examples kept as written."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        if action.default is None or action.default is False or action.default == "":
+            return action.help
+        return super()._get_help_string(action)
 
 
 def make_source(args: argparse.Namespace) -> Source:
@@ -252,6 +260,8 @@ def run(args: argparse.Namespace) -> int:
     from dtmon_producer.progress import ProgressBar
     from dtmon_producer.pump import Pump, PumpOptions
 
+    if args.rate is None:  # writing a dataset file should not take 1,000 records per second
+        args.rate = 0.0 if args.output is not None else DEFAULT_RATE
     signals = _Signals()
     signals.install()
     source = make_source(args)

@@ -9,6 +9,7 @@ or key fails with one line before the first record is sent.
 from __future__ import annotations
 
 import gzip
+import logging
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -74,6 +75,9 @@ def make_client(settings: S3Settings) -> Minio:
     access = settings.access_key or os.environ.get("AWS_ACCESS_KEY_ID")
     secret = settings.secret_key or os.environ.get("AWS_SECRET_ACCESS_KEY")
     token = os.environ.get("AWS_SESSION_TOKEN")
+    region = settings.region or os.environ.get("AWS_REGION") or None
+    # urllib3 logs every retry as a warning; the one error line below says it all.
+    logging.getLogger("urllib3").setLevel(logging.ERROR)
     # Few, short retries: a wrong endpoint should fail in seconds, not minutes.
     http = urllib3.PoolManager(
         timeout=urllib3.Timeout(connect=10, read=60),
@@ -86,7 +90,7 @@ def make_client(settings: S3Settings) -> Minio:
             secret_key=secret,
             session_token=token,
             secure=secure,
-            region=settings.region,
+            region=region,
             http_client=http,
         )
     except ValueError as exc:
