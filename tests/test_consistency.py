@@ -114,11 +114,22 @@ def test_every_dockerfile_exists() -> None:
 
 
 def test_dev_profile_syncs_existing_sources() -> None:
-    dev = next(p for p in _skaffold()["profiles"] if p["name"] == "dev")
+    """Sync rules copy real source trees to where the image installed the packages."""
+    sk = _skaffold()
+    dev = next(p for p in sk["profiles"] if p["name"] == "dev")
     for patch in dev["patches"]:
+        index = int(patch["path"].split("/")[3])
+        art = sk["build"]["artifacts"][index]
+        dockerfile = (cs.ROOT / art["docker"]["dockerfile"]).read_text()
+        python = re.search(r"python:(\d+\.\d+)", dockerfile)
+        assert python, f"{art['docker']['dockerfile']}: no python base image"
         for rule in patch["value"]["manual"]:
             prefix = rule["src"].split("*", 1)[0]
             assert (cs.ROOT / prefix).is_dir(), f"dev sync source {rule['src']} matches nothing"
+            assert prefix.startswith(rule["strip"])
+            venv = rule["dest"].split("/lib/", 1)[0]
+            assert venv in dockerfile, f"{art['image']}: {venv} is not where the image installs"
+            assert rule["dest"] == f"{venv}/lib/python{python.group(1)}/site-packages"
 
 
 def test_chart_env_vars_are_read_by_the_services(service_env: dict[str, set[str]]) -> None:
