@@ -682,3 +682,75 @@ def test_checkov_scan_has_no_unexplained_failure(tmp_path: Path) -> None:
     for skipped in results["results"]["skipped_checks"]:
         reason = skipped["check_result"].get("suppress_comment", "")
         assert len(reason) > 30, f"{skipped['check_id']} skipped without a reason"
+
+
+def test_helm_test_script_against_the_real_api(
+    kafka_broker: Any, make_topic: Any, tmp_path: Path
+) -> None:
+    """The `helm test` Pod's script, run as rendered against a real dtmon-api on the session
+    broker: it times out while no batch exists, and passes once one is published."""
+    from confluent_kafka import Producer
+
+    from devstack.ports import free_port
+    from devstack.processes import spawn, stop
+    from minidt.codecs import parse_csv
+    from minidt.reference import reference_message
+
+    pod = _one(cs.load_docs(cs.helm_template().stdout), "Pod", "-test-pipeline")
+    script = pod["spec"]["containers"][0]["command"][-1]
+    topic = make_topic(partitions=1, prefix="results")
+    port = free_port()
+    api = spawn(
+        [
+            str(cs.ROOT / ".venv" / "bin" / "dtmon-api"),
+            "--port",
+            str(port),
+            "--bootstrap-servers",
+            kafka_broker.bootstrap_servers,
+            "--results-topic",
+            topic,
+        ],
+        log=tmp_path / "api.log",
+    )
+
+    def run_script(timeout_s: int) -> subprocess.CompletedProcess[str]:
+        env = {
+            "TEST_BASE_URL": f"http://127.0.0.1:{port}",
+            "TEST_TIMEOUT_SECONDS": str(timeout_s),
+            "PATH": "/usr/bin:/bin",
+        }
+        return subprocess.run(
+            [str(cs.ROOT / ".venv" / "bin" / "python"), "-c", script],
+            capture_output=True,
+            text=True,
+            timeout=timeout_s + 60,
+            env=env,
+        )
+
+    try:
+        empty = run_script(20)
+        assert empty.returncode != 0
+        assert "ok: /readyz" in empty.stdout, empty.stdout + empty.stderr
+        assert "timed out waiting for a batch" in empty.stderr
+
+        sample = cs.ROOT.parent / "shared" / "data" / "minidt" / "data_000000_head500.txt"
+        hits = parse_csv(sample.read_text()).hits
+        message = reference_message(
+            hits,
+            query_id="helm-test",
+            batch_id=0,
+            input_rows=len(hits.head),
+            malformed=0,
+            first_ts_ms=1_700_000_000_000,
+            last_ts_ms=1_700_000_000_500,
+            emitted_at_ms=1_700_000_001_000,
+        )
+        producer = Producer({"bootstrap.servers": kafka_broker.bootstrap_servers})
+        producer.produce(topic, key=b"0", value=json.dumps(message).encode())
+        assert producer.flush(30) == 0
+
+        ok = run_script(90)
+        assert ok.returncode == 0, ok.stdout + ok.stderr + (tmp_path / "api.log").read_text()
+        assert "ok: a batch in /api/v1/batches" in ok.stdout
+    finally:
+        stop(api)

@@ -120,7 +120,9 @@ def test_dev_profile_syncs_existing_sources() -> None:
     for patch in dev["patches"]:
         index = int(patch["path"].split("/")[3])
         art = sk["build"]["artifacts"][index]
-        dockerfile = (cs.ROOT / art["docker"]["dockerfile"]).read_text()
+        path = cs.ROOT / art["docker"]["dockerfile"]
+        assert path.is_file(), f"{path} missing"
+        dockerfile = path.read_text()
         python = re.search(r"python:(\d+\.\d+)", dockerfile)
         assert python, f"{art['docker']['dockerfile']}: no python base image"
         for rule in patch["value"]["manual"]:
