@@ -754,3 +754,51 @@ def test_helm_test_script_against_the_real_api(
         assert "ok: a batch in /api/v1/batches" in ok.stdout
     finally:
         stop(api)
+
+
+def test_spark_executor_launcher_starts_the_real_executor_backend(tmp_path: Path) -> None:
+    """The launcher shipped in the executor pod template, as rendered, starts Spark's
+    KubernetesExecutorBackend from PySpark's jars with the environment Spark gives executor
+    pods; with no driver listening, the backend reports it cannot reach the driver URL."""
+    from devstack.ports import free_port
+
+    cm = _one(cs.load_docs(cs.helm_template().stdout), "ConfigMap", "-processor-spark-conf")
+    launcher = tmp_path / "spark-executor.py"
+    launcher.write_text(cm["data"]["spark-executor.py"])
+    template = _executor_template(cs.load_docs(cs.helm_template().stdout))
+    assert template is not None
+    assert template["spec"]["containers"][0]["command"] == [
+        "python",
+        "/opt/dtmon/spark-conf/spark-executor.py",
+    ]
+    port = free_port()  # nothing listens there: the "driver" is gone
+    spark_env = {
+        "SPARK_EXECUTOR_MEMORY": "256m",
+        "SPARK_DRIVER_URL": f"spark://CoarseGrainedScheduler@127.0.0.1:{port}",
+        "SPARK_EXECUTOR_ID": "1",
+        "SPARK_EXECUTOR_CORES": "1",
+        "SPARK_APPLICATION_ID": "spark-chart-test",
+        "SPARK_EXECUTOR_POD_IP": "127.0.0.1",
+        "SPARK_EXECUTOR_POD_NAME": "dtmon-processor-exec-1",
+        "SPARK_JAVA_OPT_0": f"-Djava.io.tmpdir={tmp_path}",
+    }
+    base = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
+    python = str(cs.ROOT / ".venv" / "bin" / "python")
+    proc = subprocess.run(
+        [python, str(launcher), "executor"],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        env={**base, **spark_env},
+        cwd=tmp_path,
+    )
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0
+    assert "KubernetesExecutorBackend: Started daemon" in out, out[-3000:]
+    assert f"Failed to connect to /127.0.0.1:{port}" in out, out[-3000:]
+
+    missing = subprocess.run(
+        [python, str(launcher), "executor"], capture_output=True, text=True, timeout=60, env=base
+    )
+    assert missing.returncode != 0
+    assert "Spark did not set SPARK_EXECUTOR_MEMORY" in missing.stderr
