@@ -31,7 +31,8 @@ class TokenBucket:
 
     A debt makes the caller sleep until it is repaid, so the long-run rate is exact even
     though sleeps overshoot; the capacity bounds how much a stalled producer may catch up in
-    one burst (0.5 s of traffic by default).
+    one burst (0.1 s of traffic by default, far more than any sleep overshoot). The bucket
+    starts empty at the first `acquire`, so start-up time is never paid back as a burst.
     """
 
     def __init__(
@@ -43,14 +44,16 @@ class TokenBucket:
         if rate <= 0:
             raise ValueError("TokenBucket needs a positive rate")
         self.rate = rate
-        self.capacity = capacity if capacity is not None else max(1.0, 0.5 * rate)
+        self.capacity = capacity if capacity is not None else max(1.0, 0.1 * rate)
         self._clock = clock
         self._tokens = 0.0
-        self._last = clock()
+        self._last: float | None = None
 
     def acquire(self, n: int, stop: threading.Event) -> bool:
         """Take n tokens, sleeping if needed; False when `stop` was set while waiting."""
         now = self._clock()
+        if self._last is None:
+            self._last = now
         self._tokens = min(self.capacity, self._tokens + (now - self._last) * self.rate)
         self._last = now
         self._tokens -= n
