@@ -802,3 +802,45 @@ def test_spark_executor_launcher_starts_the_real_executor_backend(tmp_path: Path
     )
     assert missing.returncode != 0
     assert "Spark did not set SPARK_EXECUTOR_MEMORY" in missing.stderr
+
+
+def test_install_prereqs_script_is_shellcheck_clean() -> None:
+    script = cs.ROOT / "k8s" / "install-prereqs.sh"
+    proc = subprocess.run(
+        [str(cs.ROOT / ".venv" / "bin" / "shellcheck"), "-x", str(script)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=cs.ROOT,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    text = script.read_text()
+    # The order matters: CRDs and operators first, then the namespace the chart goes into.
+    assert text.index("helm upgrade --install strimzi ") < text.index(
+        "helm upgrade --install kube-prometheus-stack "
+    )
+    assert "k8s/kube-prometheus-stack-values.yaml" in text.replace("$here", "k8s")
+    assert "k8s/strimzi-values.yaml" in text.replace("$here", "k8s")
+
+
+def test_k8s_values_match_the_chart() -> None:
+    """The Grafana sidecar looks for the label the chart puts on its dashboard ConfigMap, in
+    every namespace; Prometheus selects ServiceMonitors without a release label."""
+    kps = yaml.safe_load((cs.ROOT / "k8s" / "kube-prometheus-stack-values.yaml").read_text())
+    sidecar = kps["grafana"]["sidecar"]["dashboards"]
+    values = yaml.safe_load((cs.CHART / "values.yaml").read_text())
+    labels = values["monitoring"]["grafanaDashboard"]["labels"]
+    assert sidecar["enabled"] is True
+    assert labels[sidecar["label"]] == sidecar["labelValue"] == "1"
+    assert sidecar["searchNamespace"] == "ALL"
+    spec = kps["prometheus"]["prometheusSpec"]
+    assert spec["serviceMonitorSelectorNilUsesHelmValues"] is False
+    kind = yaml.safe_load((cs.ROOT / "k8s" / "kind-cluster.yaml").read_text())
+    assert kind["kind"] == "Cluster" and kind["apiVersion"] == "kind.x-k8s.io/v1alpha4"
+    strimzi = yaml.safe_load((cs.ROOT / "k8s" / "strimzi-values.yaml").read_text())
+    envs = {e["name"]: e["value"] for e in strimzi["extraEnvs"]}
+    assert envs["STRIMZI_POD_SECURITY_PROVIDER_CLASS"] == "restricted"
+    assert values["networkPolicy"]["prometheusNamespaceSelector"] == {
+        "kubernetes.io/metadata.name": "monitoring"
+    }
+    assert "--namespace monitoring" in (cs.ROOT / "k8s" / "install-prereqs.sh").read_text()
