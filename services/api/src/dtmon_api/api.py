@@ -4,7 +4,6 @@ No `from __future__ import annotations` here: FastAPI resolves the parameter ann
 router build time, and they reference `settings` from the enclosing factory function.
 """
 
-
 import asyncio
 import time
 from collections.abc import AsyncIterable
@@ -13,7 +12,6 @@ from typing import Annotated
 from fastapi import APIRouter, Header, HTTPException, Path, Query, Response
 from fastapi.responses import JSONResponse
 from fastapi.sse import EventSourceResponse, ServerSentEvent
-from minidt.contract import BatchResult
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from dtmon_api.deps import ServicesDep, SseSlotDep, StoreDep
@@ -27,6 +25,7 @@ from dtmon_api.views import (
     series_point,
     summary_of,
 )
+from minidt.contract import BatchResult
 
 JSON = "application/json"
 
@@ -195,8 +194,12 @@ def build_api_router(settings: Settings) -> APIRouter:
         """Readiness: the consumer reaches the broker and replayed up to the end offsets it
         saw at start, so what this replica serves is complete."""
         cs = services.consumer.state
-        body = {"ready": cs.connected and cs.caught_up, "connected": cs.connected,
-                "caught_up": cs.caught_up, "last_error": cs.last_error}
+        body = {
+            "ready": cs.connected and cs.caught_up,
+            "connected": cs.connected,
+            "caught_up": cs.caught_up,
+            "last_error": cs.last_error,
+        }
         return JSONResponse(body, status_code=200 if body["ready"] else 503)
 
     @router.get("/metrics", tags=["health"], response_class=Response)

@@ -8,11 +8,11 @@ import sys
 from collections.abc import Sequence
 
 import uvicorn
-from dtmon_common.cli import EnvArgumentParser, add_kafka_arguments, add_logging_arguments
-from dtmon_common.logs import configure_logging
 
 from dtmon_api.app import create_app
 from dtmon_api.settings import Settings
+from dtmon_common.cli import EnvArgumentParser, add_kafka_arguments, add_logging_arguments
+from dtmon_common.logs import configure_logging
 
 log = logging.getLogger("dtmon_api")
 

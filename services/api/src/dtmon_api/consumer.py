@@ -20,10 +20,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, TopicPartition
-from minidt.contract import ContractError, validate_message
 
 from dtmon_api.metrics import Metrics
 from dtmon_api.state import BatchStore, Outcome, StoredBatch
+from minidt.contract import ContractError, validate_message
 
 log = logging.getLogger(__name__)
 

@@ -14,8 +14,8 @@ from prometheus_client import (
     Counter,
     Gauge,
     Histogram,
-    ProcessCollector,
     PlatformCollector,
+    ProcessCollector,
 )
 
 N_CHAMBERS = 4
@@ -32,7 +32,8 @@ class Metrics:
         ProcessCollector(registry=r)
         PlatformCollector(registry=r)
         self.batches = Counter(
-            "dtmon_api_batches_consumed", "Batches applied to the state (duplicates excluded)",
+            "dtmon_api_batches_consumed",
+            "Batches applied to the state (duplicates excluded)",
             registry=r,
         )
         self.hits = Counter(
@@ -89,7 +90,9 @@ class Metrics:
             "dtmon_api_sse_rejected", "Stream connections refused by --max-sse-clients", registry=r
         )
         self.consumer_connected = Gauge(
-            "dtmon_api_consumer_connected", "1 while the Kafka consumer reaches the broker", registry=r
+            "dtmon_api_consumer_connected",
+            "1 while the Kafka consumer reaches the broker",
+            registry=r,
         )
         self.consumer_caught_up = Gauge(
             "dtmon_api_consumer_caught_up",

@@ -18,10 +18,9 @@ CONTENT_SECURITY_POLICY = "; ".join(
     [
         "default-src 'self'",
         "script-src 'self'",
-        # Plotly.js injects one <style> element with its modebar/hover CSS at load time,
-        # which style-src 'self' alone blocks (the modebar then renders unstyled). Only
-        # styles are relaxed: no script can run from inline markup.
-        "style-src 'self' 'unsafe-inline'",
+        # No 'unsafe-inline': Plotly.js's CSS is served as /vendor/plotly.css (plotly_css.py)
+        # and element styles set through the CSSOM are not subject to style-src.
+        "style-src 'self'",
         # Plotly's modebar icons and Swagger UI's logos are data: URIs.
         "img-src 'self' data:",
         "font-src 'self'",

@@ -1,9 +1,10 @@
 """The dashboard, the offline API docs page and the static assets they load.
 
 Clusters are often offline and the CSP allows scripts only from this service, so every
-asset is served from here: Plotly.js from the `plotly` Python package, Swagger UI from the
-`fastapi-offline` package. FastAPI's stock /docs page is disabled because it loads Swagger UI
-from a CDN and starts it with an inline script, both of which the CSP blocks.
+asset is served from here: Plotly.js from the `plotly` Python package (its CSS extracted
+into /vendor/plotly.css, see plotly_css.py), Swagger UI from the `fastapi-offline` package.
+FastAPI's stock /docs page is disabled because it loads Swagger UI from a CDN and starts it
+with an inline script, both of which the CSP blocks.
 """
 
 from __future__ import annotations
@@ -13,8 +14,10 @@ from importlib import resources
 from pathlib import Path
 
 from fastapi import APIRouter, FastAPI
-from fastapi.responses import FileResponse, HTMLResponse
+from fastapi.responses import FileResponse, HTMLResponse, Response
 from fastapi.staticfiles import StaticFiles
+
+from dtmon_api.plotly_css import bundled_style_ids, plotly_css
 
 STATIC_DIR = Path(str(resources.files("dtmon_api") / "static"))
 VENDOR_CACHE = "public, max-age=86400"
@@ -78,13 +81,19 @@ def docs_html(title: str) -> str:
 def mount_pages(app: FastAPI) -> None:
     """Add `/`, `/docs`, `/static/*` and `/vendor/*` to `app` (checked at start-up)."""
     plotly_path = plotly_js_path()
+    plotly_stylesheet = plotly_css(plotly_path)
+    guards = "".join(
+        f'<meta id="{i}" name="dtmon-style-guard">' for i in bundled_style_ids(plotly_path)
+    )
+    index_html = (STATIC_DIR / "index.html").read_text(encoding="utf-8")
+    index_html = index_html.replace("<!--PLOTLY_STYLE_GUARDS-->", guards)
     swagger_path = swagger_dir()
     router = APIRouter(include_in_schema=False)
     page = docs_html(app.title)
 
-    @router.get("/", response_class=FileResponse)
-    def dashboard() -> FileResponse:
-        return FileResponse(STATIC_DIR / "index.html", headers={"Cache-Control": "no-cache"})
+    @router.get("/", response_class=HTMLResponse)
+    def dashboard() -> HTMLResponse:
+        return HTMLResponse(index_html, headers={"Cache-Control": "no-cache"})
 
     @router.get("/docs", response_class=HTMLResponse)
     def docs() -> HTMLResponse:
@@ -94,6 +103,12 @@ def mount_pages(app: FastAPI) -> None:
     def plotly_js() -> FileResponse:
         return FileResponse(
             plotly_path, media_type="text/javascript", headers={"Cache-Control": VENDOR_CACHE}
+        )
+
+    @router.get("/vendor/plotly.css")
+    def plotly_style() -> Response:
+        return Response(
+            plotly_stylesheet, media_type="text/css", headers={"Cache-Control": VENDOR_CACHE}
         )
 
     app.include_router(router)

@@ -162,7 +162,7 @@ class BatchStore:
         self._lock = threading.Lock()
         self._history: deque[StoredBatch] = deque(maxlen=history)
         self._window: deque[StoredBatch] = deque()
-        self._window_ms = int(round(window_seconds * 1000))
+        self._window_ms = round(window_seconds * 1000)
         self._max_window = max_window_batches
         self._seq = itertools.count(1)
         self._latest_seq = 0
@@ -305,9 +305,7 @@ class BatchStore:
         with self._lock:
             qid = qid or (self._current or "")
             if qid != self._current:
-                first = next(
-                    (s for s in self._history if s.result.query_id == self._current), None
-                )
+                first = next((s for s in self._history if s.result.query_id == self._current), None)
                 return first.seq - 1 if first else self._latest_seq
             for stored in reversed(self._history):
                 if stored.result.query_id != qid:

@@ -9,10 +9,10 @@ from __future__ import annotations
 import enum
 from typing import Annotated
 
-from minidt.contract import Histogram
 from pydantic import BaseModel, Field
 
 from dtmon_api.state import HISTOGRAM_FIELDS, BatchStore, StoredBatch, Totals
+from minidt.contract import Histogram
 
 PerChamber = Annotated[list[Histogram], Field(min_length=4, max_length=4)]
 

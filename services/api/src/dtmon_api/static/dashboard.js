@@ -1,0 +1,563 @@
+// dtmon live dashboard: one ES module, no framework, no build step.
+//
+// Data flow: on load (and after every reconnect) it fetches /api/v1/status, /api/v1/timeseries
+// and /api/v1/summary; then every server-sent event (one per batch) appends a time-series
+// point and refreshes the histograms with Plotly.react (in place, no flicker). Series are
+// capped at MAX_POINTS so an hour at one batch per second never grows memory.
+// Security: text from messages (query ids...) only ever goes through textContent.
+
+const Plotly = window.Plotly;
+const MAX_POINTS = 600;
+const CHAMBERS_TOP_DOWN = [3, 2, 1, 0];
+const CHAMBER_Z_MM = { 0: 219.8, 1: 977.3, 2: 1035.6, 3: 1819.8 };
+const CHAMBER_COLOR = { 0: "#e69f00", 1: "#56b4e9", 2: "#009e73", 3: "#cc79a7" };
+const TOTAL_COLOR = "#e8edf3";
+const MAX_DRIFT_NS = 21 / 0.0538;
+const QUANTITIES = [
+  { key: "occupancy", x: "TDC channel", y: "hits" },
+  { key: "orbit_multiplicity", x: "active channels in orbit", y: "orbits" },
+  { key: "scint_occupancy", x: "TDC channel", y: "hits" },
+  { key: "drift_time_ns", x: "drift time (ns)", y: "hits" },
+];
+const VIEW_LABEL = { latest: "latest batch", window: "sliding window", cumulative: "cumulative" };
+
+const $ = (id) => document.getElementById(id);
+const fmt = new Intl.NumberFormat("en-US", { maximumFractionDigits: 0 });
+const fmt1 = new Intl.NumberFormat("en-US", { maximumFractionDigits: 1, minimumFractionDigits: 1 });
+
+const state = {
+  view: "latest",
+  paused: false,
+  missedWhilePaused: 0,
+  points: [], // SeriesPoint objects, oldest first, at most MAX_POINTS
+  latest: null, // newest batch message (wire format)
+  serverOffsetMs: 0, // server clock minus browser clock
+  conn: "connecting",
+  source: null,
+  summaryInFlight: false,
+  summaryDirty: false,
+  revision: 0,
+  windowSeconds: 60,
+};
+
+// ---------- Plotly styling -------------------------------------------------------------
+
+const AXIS = {
+  gridcolor: "#223041",
+  zerolinecolor: "#2c3b4e",
+  linecolor: "#2c3b4e",
+  tickfont: { size: 10, color: "#9fb0c3" },
+  title: { font: { size: 11, color: "#b7c4d3" }, standoff: 4 },
+  automargin: true,
+};
+const CONFIG = {
+  displaylogo: false,
+  responsive: true,
+  modeBarButtonsToRemove: ["select2d", "lasso2d", "autoScale2d", "toggleSpikelines"],
+};
+
+function baseLayout(extra) {
+  return {
+    paper_bgcolor: "rgba(0,0,0,0)",
+    plot_bgcolor: "rgba(0,0,0,0)",
+    font: { color: "#d8e0ea", size: 11, family: "Inter, Segoe UI, system-ui, sans-serif" },
+    hoverlabel: { bgcolor: "#0c1117", bordercolor: "#56b4e9", font: { color: "#e8edf3" } },
+    uirevision: "keep", // keep the user's zoom across updates
+    datarevision: state.revision,
+    ...extra,
+  };
+}
+
+function axis(title, extra = {}) {
+  return { ...AXIS, ...extra, title: { ...AXIS.title, text: title } };
+}
+
+// ---------- helpers ----------------------------------------------------------------------
+
+async function getJSON(path) {
+  const response = await fetch(path, { headers: { Accept: "application/json" }, cache: "no-store" });
+  if (!response.ok) throw new Error(`${path}: HTTP ${response.status}`);
+  return response.json();
+}
+
+function setText(id, text) {
+  const el = $(id);
+  if (el && el.textContent !== text) el.textContent = text;
+}
+
+function setCardLevel(id, level) {
+  const card = $(id).closest(".card");
+  card.classList.remove("ok", "warn", "bad");
+  if (level) card.classList.add(level);
+}
+
+function pointFromBatch(batch, previous) {
+  const sameQuery = previous && previous.query_id === batch.query_id;
+  const lastTs = batch.input.last_ts_ms;
+  return {
+    query_id: batch.query_id,
+    batch_id: batch.batch_id,
+    emitted_at_ms: batch.emitted_at_ms,
+    input_rows: batch.input.rows,
+    malformed: batch.input.malformed,
+    first_ts_ms: batch.input.first_ts_ms,
+    last_ts_ms: lastTs,
+    latency_ms: lastTs === null ? null : batch.emitted_at_ms - lastTs,
+    interval_ms: sameQuery ? batch.emitted_at_ms - previous.emitted_at_ms : null,
+    hits: batch.hits,
+    hits_per_chamber: batch.hits_per_chamber,
+    scintillator_hits: batch.scintillator_hits,
+    orbits: batch.orbits,
+  };
+}
+
+const perSecond = (count, p) => (p.interval_ms && p.interval_ms > 0 ? (count * 1000) / p.interval_ms : null);
+
+function appendPoint(point) {
+  const pts = state.points;
+  const dup = pts.some((p) => p.query_id === point.query_id && p.batch_id === point.batch_id);
+  if (dup) return false;
+  pts.push(point);
+  if (pts.length > MAX_POINTS) pts.splice(0, pts.length - MAX_POINTS);
+  return true;
+}
+
+// ---------- time series --------------------------------------------------------------------
+
+function drawSeries() {
+  const pts = state.points;
+  const x = pts.map((p) => new Date(p.emitted_at_ms));
+  state.revision += 1;
+
+  const hitTraces = [
+    { name: "total", y: pts.map((p) => perSecond(p.hits, p)), color: TOTAL_COLOR, width: 2.2 },
+    ...[0, 1, 2, 3].map((c) => ({
+      name: `ch ${c}`,
+      y: pts.map((p) => perSecond(p.hits_per_chamber[c], p)),
+      color: CHAMBER_COLOR[c],
+      width: 1.4,
+    })),
+  ].map((t) => ({
+    type: "scatter",
+    mode: "lines",
+    x,
+    y: t.y,
+    name: t.name,
+    line: { color: t.color, width: t.width },
+    hovertemplate: "%{y:.1f} hits/s<extra>%{fullData.name}</extra>",
+  }));
+  Plotly.react(
+    "ts-hits",
+    hitTraces,
+    baseLayout({
+      title: { text: "Hit rate per batch", font: { size: 13 }, x: 0.02 },
+      margin: { l: 52, r: 10, t: 30, b: 38 },
+      xaxis: axis("batch emitted at (local time)", { type: "date" }),
+      yaxis: axis("hits / s", { rangemode: "tozero" }),
+      legend: { orientation: "h", x: 1, xanchor: "right", y: 1.16, font: { size: 10 } },
+    }),
+    CONFIG,
+  );
+
+  Plotly.react(
+    "ts-latency",
+    [
+      {
+        type: "scatter",
+        mode: "lines+markers",
+        x,
+        y: pts.map((p) => (p.latency_ms === null ? null : p.latency_ms / 1000)),
+        name: "end-to-end latency",
+        line: { color: "#56b4e9", width: 2 },
+        marker: { size: 3 },
+        hovertemplate: "%{y:.2f} s<extra>latency</extra>",
+      },
+      {
+        type: "scatter",
+        mode: "lines",
+        x,
+        y: pts.map((p) => (p.interval_ms === null ? null : p.interval_ms / 1000)),
+        name: "time since previous batch",
+        line: { color: "#f0b429", width: 1.5, dash: "dot" },
+        hovertemplate: "%{y:.2f} s<extra>batch interval</extra>",
+      },
+    ],
+    baseLayout({
+      title: { text: "Pipeline latency", font: { size: 13 }, x: 0.02 },
+      margin: { l: 52, r: 10, t: 30, b: 38 },
+      xaxis: axis("batch emitted at (local time)", { type: "date" }),
+      yaxis: axis("seconds", { rangemode: "tozero" }),
+      legend: { orientation: "h", x: 1, xanchor: "right", y: 1.16, font: { size: 10 } },
+    }),
+    CONFIG,
+  );
+
+  Plotly.react(
+    "ts-input",
+    [
+      {
+        type: "scatter",
+        mode: "lines",
+        x,
+        y: pts.map((p) => perSecond(p.input_rows, p)),
+        name: "input records / s",
+        line: { color: "#3ccf8e", width: 2 },
+        hovertemplate: "%{y:.0f} records/s<extra>input rate</extra>",
+      },
+      {
+        type: "bar",
+        x,
+        y: pts.map((p) => p.malformed),
+        name: "malformed / batch",
+        yaxis: "y2",
+        marker: { color: "#ef5350" },
+        hovertemplate: "%{y} malformed<extra>batch</extra>",
+      },
+    ],
+    baseLayout({
+      title: { text: "Input rate and malformed records", font: { size: 13 }, x: 0.02 },
+      margin: { l: 52, r: 52, t: 30, b: 38 },
+      xaxis: axis("batch emitted at (local time)", { type: "date" }),
+      yaxis: axis("records / s", { rangemode: "tozero" }),
+      yaxis2: axis("malformed / batch", {
+        overlaying: "y",
+        side: "right",
+        rangemode: "tozero",
+        showgrid: false,
+        tickfont: { size: 10, color: "#ef8a88" },
+        tickformat: ",d",
+        range: [0, Math.max(4, ...pts.map((p) => p.malformed)) * 1.1],
+      }),
+      legend: { orientation: "h", x: 1, xanchor: "right", y: 1.16, font: { size: 10 } },
+      bargap: 0.3,
+    }),
+    CONFIG,
+  );
+}
+
+// ---------- histograms ---------------------------------------------------------------------
+
+function buildHistogramGrid() {
+  const grid = document.querySelector(".histos");
+  for (const c of CHAMBERS_TOP_DOWN) {
+    const head = document.createElement("div");
+    head.className = `rowhead ch${c}`;
+    const name = document.createElement("span");
+    name.className = "name";
+    name.textContent = `Chamber ${c}`;
+    const meta = document.createElement("span");
+    meta.className = "meta";
+    meta.textContent = `z = ${CHAMBER_Z_MM[c]} mm${c === 1 ? " · rotated 90°" : ""}`;
+    const hits = document.createElement("span");
+    hits.className = "hits";
+    hits.id = `ch${c}-hits`;
+    hits.textContent = "–";
+    head.append(name, meta, hits);
+    grid.append(head);
+    for (const q of QUANTITIES) {
+      const div = document.createElement("div");
+      div.className = "plot plot-h";
+      div.id = `h-${q.key}-${c}`;
+      div.dataset.chamber = String(c);
+      div.dataset.quantity = q.key;
+      grid.append(div);
+    }
+  }
+}
+
+// Unit-width bins hold integers (channels, channel counts): put each bar on its integer.
+function binPositions(edges) {
+  const unit = edges.every((e, i) => i === 0 || edges[i] - edges[i - 1] === 1);
+  const xs = new Array(edges.length - 1);
+  for (let i = 0; i < xs.length; i += 1) xs[i] = unit ? edges[i] : (edges[i] + edges[i + 1]) / 2;
+  return { xs, unit };
+}
+
+function lastNonZero(counts) {
+  for (let i = counts.length - 1; i >= 0; i -= 1) if (counts[i] > 0) return i;
+  return -1;
+}
+
+function drawHistogram(q, chamber, hist) {
+  const id = `h-${q.key}-${chamber}`;
+  const edges = hist ? hist.bin_edges : [0, 1];
+  const counts = hist ? hist.bin_counts : [0];
+  const width = edges[1] - edges[0];
+  const total = counts.reduce((a, b) => a + b, 0);
+  const { xs, unit } = binPositions(edges);
+  const half = unit ? 0.5 : 0;
+  const xaxisExtra = {};
+  const shapes = [];
+  if (q.key === "orbit_multiplicity") {
+    const last = Math.max(lastNonZero(counts), 7);
+    xaxisExtra.range = [xs[0] - half, xs[Math.min(last, xs.length - 1)] + half];
+    xaxisExtra.dtick = 1;
+  } else {
+    xaxisExtra.range = [edges[0] - half, edges[edges.length - 1] - half];
+  }
+  if (q.key === "drift_time_ns") xaxisExtra.dtick = 200;
+  if (q.key === "drift_time_ns") {
+    shapes.push({
+      type: "rect",
+      xref: "x",
+      yref: "paper",
+      x0: 0,
+      x1: MAX_DRIFT_NS,
+      y0: 0,
+      y1: 1,
+      fillcolor: "rgba(86,180,233,0.08)",
+      line: { width: 0 },
+      layer: "below",
+    });
+  }
+  const flow = hist && (hist.underflow || hist.overflow) ? ` · under ${fmt.format(hist.underflow)} · over ${fmt.format(hist.overflow)}` : "";
+  const yTitle = q.key === "drift_time_ns" ? `hits / ${width} ns` : q.y;
+  Plotly.react(
+    id,
+    [
+      {
+        type: "bar",
+        x: xs,
+        y: counts,
+        width,
+        marker: { color: CHAMBER_COLOR[chamber], line: { width: 0 } },
+        hovertemplate:
+          q.key === "orbit_multiplicity"
+            ? "%{x:.0f} channels: %{y} orbits<extra></extra>"
+            : q.key === "drift_time_ns"
+              ? "%{x:.1f} ns: %{y} hits<extra></extra>"
+              : "channel %{x:.0f}: %{y} hits<extra></extra>",
+      },
+    ],
+    baseLayout({
+      margin: { l: 46, r: 8, t: 20, b: 36 },
+      bargap: 0,
+      showlegend: false,
+      shapes,
+      xaxis: axis(q.x, xaxisExtra),
+      yaxis: axis(yTitle, { rangemode: "tozero" }),
+      annotations: [
+        {
+          xref: "paper",
+          yref: "paper",
+          x: 1,
+          y: 1.02,
+          xanchor: "right",
+          yanchor: "bottom",
+          showarrow: false,
+          text: `Σ ${fmt.format(total)}${flow}`,
+          font: { size: 10, color: "#8b99ab" },
+        },
+      ],
+    }),
+    { ...CONFIG, displayModeBar: "hover" },
+  );
+}
+
+function drawHistograms(source) {
+  state.revision += 1;
+  for (const c of CHAMBERS_TOP_DOWN) {
+    for (const q of QUANTITIES) drawHistogram(q, c, source && source[q.key] ? source[q.key][c] : null);
+    setText(`ch${c}-hits`, source ? `${fmt.format(source.hits_per_chamber[c])} hits` : "–");
+  }
+}
+
+function applySummary(summary) {
+  setText("view-batches", fmt.format(summary.batches));
+  const span =
+    summary.view === "window"
+      ? `last ${summary.window_seconds} s`
+      : summary.view === "cumulative"
+        ? "since query start"
+        : "latest batch";
+  setText("view-note", `batches · ${span}`);
+  setText("malformed", fmt.format(summary.malformed));
+  setText("malformed-note", `in view of ${fmt.format(summary.input_rows)} records`);
+  setCardLevel("malformed", summary.malformed > 0 ? "warn" : "ok");
+  setText("histo-view-label", VIEW_LABEL[summary.view]);
+  drawHistograms(summary.batches > 0 ? summary : null);
+}
+
+async function refreshSummary() {
+  if (state.summaryInFlight) {
+    state.summaryDirty = true;
+    return;
+  }
+  state.summaryInFlight = true;
+  try {
+    do {
+      state.summaryDirty = false;
+      const summary = await getJSON(`api/v1/summary?view=${state.view}`);
+      if (summary.view === state.view) applySummary(summary);
+    } while (state.summaryDirty);
+  } catch (err) {
+    console.warn("summary refresh failed", err);
+  } finally {
+    state.summaryInFlight = false;
+  }
+}
+
+// ---------- cards and status ------------------------------------------------------------------
+
+function updateCards() {
+  const p = state.points[state.points.length - 1];
+  if (!p) return;
+  setText("batch-id", `#${p.batch_id}`);
+  setText("query-id", p.query_id);
+  const rate = perSecond(p.hits, p);
+  setText("hit-rate", rate === null ? fmt.format(p.hits) + " hits" : fmt1.format(rate));
+  const input = perSecond(p.input_rows, p);
+  setText("input-rate", input === null ? fmt.format(p.input_rows) + " rec" : fmt.format(input));
+  if (p.latency_ms === null) {
+    setText("latency", "n/a");
+    setCardLevel("latency", null);
+  } else {
+    setText("latency", `${fmt1.format(p.latency_ms / 1000)} s`);
+    setCardLevel("latency", p.latency_ms < 10000 ? "ok" : p.latency_ms < 30000 ? "warn" : "bad");
+  }
+}
+
+function tickAge() {
+  const p = state.points[state.points.length - 1];
+  if (!p) return;
+  const ageS = Math.max(0, (Date.now() + state.serverOffsetMs - p.emitted_at_ms) / 1000);
+  setText("batch-age", `emitted ${ageS < 60 ? fmt1.format(ageS) + " s" : fmt.format(ageS / 60) + " min"} ago`);
+  const expected = p.interval_ms ? p.interval_ms / 1000 : 5;
+  setCardLevel("batch-id", ageS < 3 * expected + 5 ? "ok" : ageS < 10 * expected + 30 ? "warn" : "bad");
+}
+
+function setConn(conn, text) {
+  state.conn = conn;
+  const pill = $("conn");
+  pill.className = `pill pill-${state.paused ? "paused" : conn}`;
+  pill.textContent = state.paused ? `paused${state.missedWhilePaused ? ` · ${state.missedWhilePaused} new` : ""}` : text;
+}
+
+async function refreshStatus() {
+  try {
+    const t0 = Date.now();
+    const status = await getJSON("api/v1/status");
+    const t1 = Date.now();
+    state.serverOffsetMs = status.server_time_ms - (t0 + t1) / 2;
+    state.windowSeconds = status.window_seconds;
+    setText("window-seconds", String(status.window_seconds));
+    setText("invalid", fmt.format(status.consumer.invalid_messages));
+    setCardLevel("invalid", status.consumer.invalid_messages > 0 ? "warn" : "ok");
+    const consumer = status.consumer.connected
+      ? status.consumer.caught_up
+        ? `topic ${status.consumer.topic} · ${fmt.format(status.duplicates)} duplicates`
+        : "replaying topic…"
+      : "broker unreachable";
+    setText("consumer-note", consumer);
+    setText(
+      "server-note",
+      `${fmt.format(status.batches_retained)}/${fmt.format(status.history_size)} batches retained · ${status.sse_clients} live viewers`,
+    );
+  } catch (err) {
+    setText("consumer-note", "status unavailable");
+  }
+}
+
+// ---------- live stream ----------------------------------------------------------------------
+
+async function resync() {
+  const [series] = await Promise.all([getJSON(`api/v1/timeseries?limit=${MAX_POINTS}`), refreshStatus()]);
+  // Keep points that arrived by SSE while the request was in flight.
+  const newest = series.length ? series[series.length - 1].emitted_at_ms : -Infinity;
+  const later = state.points.filter((p) => p.emitted_at_ms > newest);
+  state.points = [];
+  for (const p of series) appendPoint(p);
+  for (const p of later) appendPoint(p);
+  drawSeries();
+  updateCards();
+  tickAge();
+  await refreshSummary();
+}
+
+function onBatch(event) {
+  if (state.paused) {
+    state.missedWhilePaused += 1;
+    setConn(state.conn, "");
+    return;
+  }
+  const batch = JSON.parse(event.data);
+  const previous = state.points[state.points.length - 1];
+  if (!appendPoint(pointFromBatch(batch, previous))) return;
+  state.latest = batch;
+  drawSeries();
+  updateCards();
+  tickAge();
+  if (state.view === "latest") {
+    applySummary({
+      view: "latest",
+      batches: 1,
+      input_rows: batch.input.rows,
+      malformed: batch.input.malformed,
+      ...batch,
+    });
+  } else {
+    refreshSummary();
+  }
+}
+
+function connect() {
+  if (state.source) state.source.close();
+  setConn("connecting", "connecting");
+  const source = new EventSource("api/v1/stream");
+  state.source = source;
+  source.onopen = () => {
+    setConn("live", "live");
+    resync().catch((err) => console.warn("resync failed", err));
+  };
+  source.onmessage = onBatch;
+  source.onerror = () => {
+    if (source.readyState === EventSource.CLOSED) {
+      // Refused (e.g. 503: too many viewers) or server gone: retry ourselves.
+      setConn("down", "disconnected · retrying");
+      setTimeout(connect, 5000);
+    } else {
+      setConn("connecting", "reconnecting");
+    }
+  };
+}
+
+// ---------- controls ------------------------------------------------------------------------
+
+function setView(view) {
+  state.view = view;
+  for (const b of document.querySelectorAll(".segmented button")) {
+    b.setAttribute("aria-pressed", String(b.dataset.view === view));
+  }
+  setText("histo-view-label", VIEW_LABEL[view]);
+  refreshSummary();
+}
+
+function togglePause() {
+  state.paused = !state.paused;
+  const button = $("pause");
+  button.setAttribute("aria-pressed", String(state.paused));
+  button.textContent = state.paused ? "Resume" : "Pause";
+  if (!state.paused) {
+    state.missedWhilePaused = 0;
+    setConn(state.conn, state.conn === "live" ? "live" : state.conn);
+    resync().catch((err) => console.warn("resync failed", err));
+  } else {
+    setConn(state.conn, "");
+  }
+}
+
+function main() {
+  buildHistogramGrid();
+  drawSeries();
+  drawHistograms(null);
+  for (const b of document.querySelectorAll(".segmented button")) {
+    b.addEventListener("click", () => setView(b.dataset.view));
+  }
+  $("pause").addEventListener("click", togglePause);
+  setInterval(tickAge, 1000);
+  setInterval(refreshStatus, 5000);
+  connect();
+  window.dtmon = { state }; // for the browser test and for debugging from the console
+}
+
+main();
