@@ -136,3 +136,14 @@ def test_cli_output_writes_a_dataset_file_that_reads_back(tmp_path: Path) -> Non
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.encode().splitlines() == [CSV_HEADER.encode(), *lines]
+
+
+def test_loop_restarts_at_the_first_file_and_max_records_stops(tmp_path: Path) -> None:
+    out = tmp_path / "looped.txt"
+    proc = run_producer(
+        "--source", str(SAMPLE), "--loop", "--max-records", "1200", "--output", str(out)
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    lines = sample_lines()
+    assert out.read_bytes().splitlines()[1:] == lines + lines + lines[:200]
+    assert proc.stderr.count("event=input_done") == 2

@@ -264,6 +264,7 @@ def run(args: argparse.Namespace) -> int:
         args.rate = 0.0 if args.output is not None else DEFAULT_RATE
     signals = _Signals()
     signals.install()
+    metrics = ProducerMetrics()
     source = make_source(args)
     log.info("source: %s", source.describe())
 
@@ -275,10 +276,11 @@ def run(args: argparse.Namespace) -> int:
     else:
         from dtmon_producer.kafka_sink import KafkaSink
 
-        sink = KafkaSink(args.bootstrap_servers, args.hits_topic)
+        sink = KafkaSink(
+            args.bootstrap_servers, args.hits_topic, on_failure=metrics.delivery_errors.inc
+        )
         target = f"Kafka {args.bootstrap_servers} topic {args.hits_topic}"
 
-    metrics = ProducerMetrics()
     server = None
     if args.metrics_port:
         try:
@@ -325,7 +327,6 @@ def run(args: argparse.Namespace) -> int:
                 progress.close()
         left = sink.flush(signals.abort_flush)  # type: ignore[attr-defined]
         errors = int(getattr(sink, "delivery_errors", 0))
-        metrics.delivery_errors.inc(errors)
         metrics.queue_depth.set(left)
         log.info(
             "summary: sent %d records in %d messages (%d bytes) in %.1f s, %.0f records/s; "

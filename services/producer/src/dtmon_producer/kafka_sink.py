@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 from confluent_kafka import KafkaError, KafkaException, Producer
@@ -44,10 +45,17 @@ def producer_config(bootstrap_servers: str, **overrides: Any) -> dict[str, Any]:
 class KafkaSink:
     """Sends raw values to one topic; counts failed deliveries; flushes on close."""
 
-    def __init__(self, bootstrap_servers: str, topic: str, **overrides: Any) -> None:
+    def __init__(
+        self,
+        bootstrap_servers: str,
+        topic: str,
+        on_failure: Callable[[], None] | None = None,
+        **overrides: Any,
+    ) -> None:
         self.bootstrap_servers = bootstrap_servers
         self.topic = topic
         self.delivery_errors = 0
+        self._on_failure = on_failure
         self.fatal_error: str | None = None
         self._last_error_log = 0.0
         self._producer = Producer(
@@ -163,4 +171,6 @@ class KafkaSink:
         """Delivery report; only failures arrive here (delivery.report.only.error)."""
         if err is not None:
             self.delivery_errors += 1
+            if self._on_failure is not None:
+                self._on_failure()
             log.error("delivery failed: %s", err.str())

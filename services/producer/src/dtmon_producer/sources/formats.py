@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import BinaryIO, Literal
 
+from urllib3.exceptions import HTTPError
+
 from dtmon_producer.errors import InputError
 from minidt.codecs import CSV_HEADER, decode_words, format_csv_lines, words_from_bytes
 
@@ -82,5 +84,5 @@ def size_error(name: str, size: int) -> str:
 def _read(stream: BinaryIO, name: str, size: int) -> bytes:
     try:
         return stream.read(size)
-    except (OSError, EOFError) as exc:  # gzip.BadGzipFile is an OSError
+    except (OSError, EOFError, HTTPError) as exc:  # gzip.BadGzipFile is an OSError
         raise InputError(f"cannot read {name}: {exc}") from exc
