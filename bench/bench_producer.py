@@ -18,7 +18,9 @@ Usage: python bench/bench_producer.py [--bootstrap-servers HOST:PORT] [--json PA
 from __future__ import annotations
 
 import argparse
+import io
 import json
+import os
 import platform
 import re
 import subprocess
@@ -111,6 +113,40 @@ def accuracy(bootstrap: str, rate: int, seconds: float) -> dict[str, Any]:
     }
 
 
+def _peak_rss_mb(*args: str, env: dict[str, str]) -> float:
+    """Run the producer and return its own peak resident memory (MB), from wait4."""
+    cmd = [sys.executable, "-m", "dtmon_producer.cli", "--metrics-port", "0", *args]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode != 0:
+        raise RuntimeError(f"producer failed: {proc.stderr.read().decode() if proc.stderr else ''}")
+    return usage.ru_maxrss / 1024.0
+
+
+def s3_streaming(data: Path) -> dict[str, Any]:
+    """Peak memory streaming one data-file-sized object from a real MinIO, vs a tiny one."""
+    from devstack.minio import MinioServer
+
+    with MinioServer() as server:
+        client = server.client()
+        client.make_bucket("bench")
+        client.fput_object("bench", "big/data_000000.txt", str(data))
+        client.put_object("bench", "tiny/data_000000.txt", io.BytesIO(b"2,0,1,1,1,1\n"), 12)
+        env = {**os.environ, **server.env()}
+        common = ("--s3-endpoint", server.url, "--rate", "0", "--output", os.devnull)
+        tiny = _peak_rss_mb("--source", "s3://bench/tiny/", *common, env=env)
+        t0 = time.monotonic()
+        big = _peak_rss_mb("--source", "s3://bench/big/", *common, env=env)
+        wall = time.monotonic() - t0
+    return {
+        "object_mb": data.stat().st_size / 1e6,
+        "peak_rss_mb": big,
+        "peak_rss_tiny_object_mb": tiny,
+        "process_wall_s": wall,
+    }
+
+
 def sim_generation(windows: int = 30) -> dict[str, float]:
     from dtmon_producer.sim.simulator import Simulator
 
@@ -128,7 +164,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--bootstrap-servers", default=None)
     parser.add_argument("--json", type=Path, default=DEFAULT_JSON)
-    parser.add_argument("--records", type=int, default=2_000_000, help="records for max rate")
+    parser.add_argument(
+        "--records", type=int, default=2_000_000, help="records for max rate (and the S3 object)"
+    )
     parser.add_argument("--seconds", type=float, default=10.0, help="accuracy window")
     parser.add_argument("--quick", action="store_true", help="smaller runs (smoke test)")
     args = parser.parse_args()
@@ -154,6 +192,7 @@ def main() -> int:
                 "machine": {"python": platform.python_version(), "cpus": _cpus()},
                 "simulator": sim_generation(),
                 "max_rate": [max_rate(bootstrap, data, args.records, k) for k in (1, 100)],
+                "s3_streaming": s3_streaming(data),
                 "accuracy": [
                     accuracy(bootstrap, r, args.seconds) for r in (100, 1_000, 10_000, 100_000)
                 ],
@@ -170,6 +209,11 @@ def main() -> int:
             f"{r['records_per_message']:>16} {r['records']:>10,} {r['broker_rate']:>14,.0f} "
             f"{r['producer_loop_rate'] or 0:>12,.0f}"
         )
+    s3 = results["s3_streaming"]
+    print(
+        f"\nS3 streaming of a {s3['object_mb']:.0f} MB object: peak RSS {s3['peak_rss_mb']:.0f} MB "
+        f"(tiny object: {s3['peak_rss_tiny_object_mb']:.0f} MB)"
+    )
     print(f"\n{'target/s':>10} {'records':>10} {'achieved/s':>12} {'error %':>8}")
     for r in results["accuracy"]:
         print(
@@ -182,8 +226,6 @@ def main() -> int:
 
 
 def _cpus() -> int:
-    import os
-
     return os.cpu_count() or 0
 
 
