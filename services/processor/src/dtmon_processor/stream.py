@@ -8,6 +8,7 @@ commits the batch to the checkpoint only after that, which gives the exactly-onc
 
 from __future__ import annotations
 
+import ast
 import json
 import logging
 import time
@@ -182,11 +183,26 @@ def consumer_lag(sources: Any) -> int | None:
     return total if seen else None
 
 
+def parse_offsets_text(raw: Any) -> dict[str, Any] | None:
+    """Progress offsets as a dict. The JVM listener gives JSON text; pyspark's
+    ``query.recentProgress`` gives ``str()`` of a Python dict (single quotes), or "None"."""
+    if raw is None or isinstance(raw, dict):
+        return raw
+    text = str(raw).strip()
+    if text in ("", "null", "None"):
+        return None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        value = ast.literal_eval(text)
+        return value if isinstance(value, dict) else None
+
+
 def _offsets(raw: Any) -> dict[tuple[str, str], int]:
     """{"topic": {"0": 12, ...}} (as JSON text or dict) -> {(topic, partition): offset}."""
-    if raw is None:
+    data = parse_offsets_text(raw)
+    if not data:
         return {}
-    data = json.loads(raw) if isinstance(raw, str) else raw
     if not isinstance(data, dict):
         return {}
     return {

@@ -1,0 +1,140 @@
+"""Helpers for the processor tests: produce to / read from the real broker, and the minidt
+reference computed on exactly the records of one micro-batch (chosen by Kafka offsets).
+
+Not a test module (no test_ prefix): test files put this folder on sys.path and import it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from confluent_kafka import Consumer, Producer, TopicPartition
+
+from dtmon_processor.stream import parse_offsets_text
+from minidt.codecs import parse_csv
+from minidt.reference import reference_message
+
+REPO = Path(__file__).resolve().parents[3]
+SAMPLE = REPO.parent / "shared" / "data" / "minidt" / "data_000000_head500.txt"
+
+
+def produce(
+    bootstrap: str,
+    topic: str,
+    values: Sequence[bytes],
+    partitions: Sequence[int] | None = None,
+    timestamps_ms: Sequence[int] | None = None,
+) -> None:
+    """Send `values` in order (value i to partitions[i] at timestamps_ms[i] when given)."""
+    producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 5})
+    for i, value in enumerate(values):
+        kwargs: dict[str, Any] = {}
+        if partitions is not None:
+            kwargs["partition"] = partitions[i]
+        if timestamps_ms is not None:
+            kwargs["timestamp"] = timestamps_ms[i]
+        producer.produce(topic, value=value, **kwargs)
+        if i % 10_000 == 0:
+            producer.poll(0)
+    assert producer.flush(60) == 0, "records not delivered"
+
+
+def read_all(bootstrap: str, topic: str, expected: int | None = None, timeout: float = 60.0):
+    """Every record of `topic` as (partition, offset, key, value, timestamp_ms)."""
+    consumer = Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": f"test-{topic}-{time.monotonic_ns()}",
+            "auto.offset.reset": "earliest",
+            "enable.auto.commit": False,
+        }
+    )
+    consumer.subscribe([topic])
+    out = []
+    deadline = time.monotonic() + timeout
+    idle_since = time.monotonic()
+    try:
+        while time.monotonic() < deadline:
+            msg = consumer.poll(0.5)
+            if msg is None:
+                if expected is None and out and time.monotonic() - idle_since > 3:
+                    break
+                if expected is not None and len(out) >= expected:
+                    break
+                continue
+            if msg.error():
+                continue
+            idle_since = time.monotonic()
+            out.append((msg.partition(), msg.offset(), msg.key(), msg.value(), msg.timestamp()[1]))
+    finally:
+        consumer.close()
+    return out
+
+
+def records_between(
+    bootstrap: str, topic: str, start: dict[int, int], end: dict[int, int]
+) -> list[tuple[bytes, int]]:
+    """(value, timestamp_ms) of the records with start[p] <= offset < end[p], per partition."""
+    consumer = Consumer(
+        {"bootstrap.servers": bootstrap, "group.id": "unused", "enable.auto.commit": False}
+    )
+    out: list[tuple[bytes, int]] = []
+    try:
+        for p, stop in end.items():
+            first = start.get(p, 0)
+            if stop <= first:
+                continue
+            consumer.assign([TopicPartition(topic, p, first)])
+            got = 0
+            deadline = time.monotonic() + 30
+            while got < stop - first and time.monotonic() < deadline:
+                for msg in consumer.consume(1000, 1.0):
+                    if msg.error() or msg.offset() >= stop:
+                        continue
+                    out.append((msg.value(), msg.timestamp()[1]))
+                    got += 1
+            assert got == stop - first, f"partition {p}: read {got} of {stop - first} records"
+    finally:
+        consumer.close()
+    return out
+
+
+def offsets(raw: Any) -> dict[int, int]:
+    """Spark progress offsets JSON ({"topic": {"0": 12}}) -> {partition: offset}."""
+    data = parse_offsets_text(raw)
+    if not data:
+        return {}
+    (parts,) = data.values()
+    return {int(p): int(o) for p, o in parts.items()}
+
+
+def expected_message(
+    records: list[tuple[bytes, int]], *, query_id: str, batch_id: int, emitted_at_ms: int
+) -> dict[str, Any]:
+    """The minidt reference message for exactly these Kafka records."""
+    text = b"\n".join(value for value, _ in records)
+    parsed = parse_csv(text)
+    stamps = [ts for _, ts in records]
+    return reference_message(
+        parsed.hits,
+        query_id=query_id,
+        batch_id=batch_id,
+        input_rows=len(parsed.hits),
+        malformed=parsed.malformed,
+        first_ts_ms=min(stamps) if stamps else None,
+        last_ts_ms=max(stamps) if stamps else None,
+        emitted_at_ms=emitted_at_ms,
+    )
+
+
+def batch_offsets(progress: Sequence[Any]) -> dict[int, tuple[dict[int, int], dict[int, int]]]:
+    """batchId -> (start, end) offsets of the batches that read records."""
+    out = {}
+    for p in progress:
+        if p.numInputRows and p.sources:
+            src = p.sources[0]
+            out[p.batchId] = (offsets(src.startOffset), offsets(src.endOffset))
+    return out
