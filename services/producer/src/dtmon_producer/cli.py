@@ -20,6 +20,7 @@ from dtmon_common.cli import EnvArgumentParser, add_kafka_arguments, add_logging
 from dtmon_common.logs import configure_logging
 from dtmon_common.topics import DEFAULT_HITS_PARTITIONS
 from dtmon_producer.errors import EXIT_BAD_INPUT, EXIT_DELIVERY_FAILED, EXIT_OK, InputError
+from dtmon_producer.sink import Sink
 from dtmon_producer.sources import Source
 
 log = logging.getLogger("dtmon_producer")
@@ -271,7 +272,7 @@ def run(args: argparse.Namespace) -> int:
     if args.output is not None:
         from dtmon_producer.output_sink import OutputSink
 
-        sink: object = OutputSink(args.output)
+        sink: Sink = OutputSink(args.output)
         target = "stdout" if args.output == "-" else args.output
     else:
         from dtmon_producer.kafka_sink import KafkaSink
@@ -294,7 +295,7 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         metrics.state = "connecting"
-        ready = sink.wait_ready(  # type: ignore[attr-defined]
+        ready = sink.wait_ready(
             signals.stop,
             create_partitions=args.partitions if args.create_topic else None,
             timeout=args.connect_timeout,
@@ -320,13 +321,13 @@ def run(args: argparse.Namespace) -> int:
         try:
             result = Pump(source, sink, options, signals.stop, metrics, progress).run()
         except InputError:
-            sink.flush(signals.abort_flush)  # type: ignore[attr-defined]  # keep what was sent
+            sink.flush(signals.abort_flush)  # keep what was sent
             raise
         finally:
             if progress is not None:
                 progress.close()
-        left = sink.flush(signals.abort_flush)  # type: ignore[attr-defined]
-        errors = int(getattr(sink, "delivery_errors", 0))
+        left = sink.flush(signals.abort_flush)
+        errors = sink.delivery_errors
         metrics.queue_depth.set(left)
         log.info(
             "summary: sent %d records in %d messages (%d bytes) in %.1f s, %.0f records/s; "
@@ -354,7 +355,7 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_OK
     finally:
         metrics.state = "stopped"
-        sink.close()  # type: ignore[attr-defined]
+        sink.close()
         if server is not None:
             server.close()
 

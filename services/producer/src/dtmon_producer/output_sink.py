@@ -32,7 +32,9 @@ class OutputSink:
             self._owned = True
         self._stream.write(CSV_HEADER.encode() + b"\n")
 
-    def wait_ready(self, stop: threading.Event, **_: object) -> bool:
+    def wait_ready(
+        self, stop: threading.Event, *, create_partitions: int | None = None, timeout: float = 0.0
+    ) -> bool:
         return not stop.is_set()
 
     def send(self, values: list[bytes]) -> None:

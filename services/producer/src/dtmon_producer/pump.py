@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from dtmon_producer.metrics import ProducerMetrics
 from dtmon_producer.progress import ProgressBar
 from dtmon_producer.rate import ReplayPacer, TokenBucket, chunk_size
+from dtmon_producer.sink import Sink
 from dtmon_producer.sources import Source
 
 log = logging.getLogger("dtmon_producer")
@@ -51,7 +52,7 @@ class Pump:
     def __init__(
         self,
         source: Source,
-        sink: object,
+        sink: Sink,
         options: PumpOptions,
         stop: threading.Event,
         metrics: ProducerMetrics | None = None,
@@ -114,8 +115,8 @@ class Pump:
 
     def _done(self) -> bool:
         res = self.result
-        if getattr(self.sink, "fatal_error", None):
-            res.fatal_error = self.sink.fatal_error  # type: ignore[attr-defined]
+        if self.sink.fatal_error:
+            res.fatal_error = self.sink.fatal_error
             return True
         return self.stop.is_set() or bool(
             self.opts.max_records and res.records >= self.opts.max_records
@@ -126,7 +127,7 @@ class Pump:
         values = (
             lines if n == 1 else [b"\n".join(lines[j : j + n]) for j in range(0, len(lines), n)]
         )
-        self.sink.send(values)  # type: ignore[attr-defined]
+        self.sink.send(values)
         size = sum(map(len, values))
         res = self.result
         res.records += len(lines)
@@ -145,7 +146,7 @@ class Pump:
             m.bytes.inc(size)
             if now - t0 >= 1.0:
                 m.achieved_rate.set(self._rate_now)
-                m.queue_depth.set(self.sink.pending())  # type: ignore[attr-defined]
+                m.queue_depth.set(self.sink.pending())
         if self.progress is not None:
             self.progress.update(res.records, self._rate_now, self._origin or "")
 

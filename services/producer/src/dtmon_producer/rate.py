@@ -31,7 +31,8 @@ class TokenBucket:
 
     A debt makes the caller sleep until it is repaid, so the long-run rate is exact even
     though sleeps overshoot; the capacity bounds how much a stalled producer may catch up in
-    one burst (0.1 s of traffic by default, far more than any sleep overshoot). The bucket
+    one burst (0.5 s of traffic by default: enough to absorb sleep overshoot and CPU
+    starvation on a loaded machine). The bucket
     starts empty at the first `acquire`, so start-up time is never paid back as a burst.
     """
 
@@ -44,7 +45,7 @@ class TokenBucket:
         if rate <= 0:
             raise ValueError("TokenBucket needs a positive rate")
         self.rate = rate
-        self.capacity = capacity if capacity is not None else max(1.0, 0.1 * rate)
+        self.capacity = capacity if capacity is not None else max(1.0, 0.5 * rate)
         self._clock = clock
         self._tokens = 0.0
         self._last: float | None = None
