@@ -42,15 +42,22 @@ class Batch:
 
 
 def make_batches(
-    n: int, *, query_id: str = "q-1", first_batch: int = 0, seed: int = 7, period_ms: int = 1000
+    n: int,
+    *,
+    query_id: str = "q-1",
+    first_batch: int = 0,
+    seed: int = 7,
+    period_ms: int = 1000,
+    base_ms: int = BASE_MS,
 ) -> list[Batch]:
-    """`n` consecutive batches of one query, one simulator window each, 1 s apart."""
+    """`n` consecutive batches of one query, one simulator window each, `period_ms` apart
+    (batch b is emitted at base_ms + b * period_ms)."""
     sim = Simulator(seed=seed)
     out = []
     for i in range(n):
         hits = sim.next_hits()
         bid = first_batch + i
-        emitted = BASE_MS + bid * period_ms
+        emitted = base_ms + bid * period_ms
         msg = reference_message(
             hits,
             query_id=query_id,

@@ -144,6 +144,7 @@ def build_api_router(settings: Settings) -> APIRouter:
             window_batches=st.window_batches,
             sse_clients=services.slots.in_use,
             max_sse_clients=services.slots.limit,
+            max_limit=settings.max_limit,
         )
 
     @router.get(

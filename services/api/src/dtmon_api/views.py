@@ -95,6 +95,7 @@ class Status(BaseModel):
     window_batches: int
     sse_clients: int
     max_sse_clients: int
+    max_limit: int = Field(description="largest accepted ?limit= of the list endpoints")
 
 
 def summary_of(view: View, store: BatchStore, window_seconds: float) -> Summary:

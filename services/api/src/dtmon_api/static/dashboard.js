@@ -38,6 +38,7 @@ const state = {
   summaryDirty: false,
   revision: 0,
   windowSeconds: 60,
+  maxLimit: MAX_POINTS, // the server's --max-limit, learnt from /api/v1/status
 };
 
 // ---------- Plotly styling -------------------------------------------------------------
@@ -440,6 +441,7 @@ async function refreshStatus() {
     const t1 = Date.now();
     state.serverOffsetMs = status.server_time_ms - (t0 + t1) / 2;
     state.windowSeconds = status.window_seconds;
+    state.maxLimit = status.max_limit;
     setText("window-seconds", String(status.window_seconds));
     setText("invalid", fmt.format(status.consumer.invalid_messages));
     setCardLevel("invalid", status.consumer.invalid_messages > 0 ? "warn" : "ok");
@@ -461,7 +463,8 @@ async function refreshStatus() {
 // ---------- live stream ----------------------------------------------------------------------
 
 async function resync() {
-  const [series] = await Promise.all([getJSON(`api/v1/timeseries?limit=${MAX_POINTS}`), refreshStatus()]);
+  await refreshStatus();
+  const series = await getJSON(`api/v1/timeseries?limit=${Math.min(MAX_POINTS, state.maxLimit)}`);
   // Keep points that arrived by SSE while the request was in flight.
   const newest = series.length ? series[series.length - 1].emitted_at_ms : -Infinity;
   const later = state.points.filter((p) => p.emitted_at_ms > newest);
