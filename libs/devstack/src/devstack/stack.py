@@ -9,11 +9,18 @@ connections, as it must on Kubernetes, so the order here is for a tidy start, no
 from __future__ import annotations
 
 import shutil
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from devstack.paths import cache_dir
 from dtmon_common.topics import HITS_TOPIC, RESULTS_TOPIC
+
+
+def script(name: str) -> str:
+    """A console script of this environment by absolute path, so PATH need not include it."""
+    beside = Path(sys.executable).parent / name
+    return str(beside) if beside.exists() else name
 
 
 @dataclass(frozen=True)
@@ -62,7 +69,7 @@ def plan(cfg: StackConfig) -> list[Service]:
     """The services in start order: broker (+ topics), processor, results API, producer."""
     common = ("--bootstrap-servers", cfg.bootstrap_servers, "--log-level", cfg.log_level)
     producer = [
-        "dtmon-producer",
+        script("dtmon-producer"),
         *common,
         "--source",
         cfg.source,
@@ -82,7 +89,7 @@ def plan(cfg: StackConfig) -> list[Service]:
         Service(
             "kafka",
             (
-                "dtmon-kafka",
+                script("dtmon-kafka"),
                 "--kafka-port",
                 str(cfg.kafka_port),
                 "--kafka-controller-port",
@@ -100,7 +107,7 @@ def plan(cfg: StackConfig) -> list[Service]:
         Service(
             "processor",
             (
-                "dtmon-processor",
+                script("dtmon-processor"),
                 "run",
                 *common,
                 "--trigger-seconds",
@@ -121,7 +128,7 @@ def plan(cfg: StackConfig) -> list[Service]:
         Service(
             "api",
             (
-                "dtmon-api",
+                script("dtmon-api"),
                 *common,
                 "--host",
                 cfg.host,

@@ -20,7 +20,7 @@ from honcho.printer import Message, Printer
 
 from devstack.ports import port_in_use
 from devstack.probes import ProbeTimeout, is_ready, wait_until_ready
-from devstack.stack import StackConfig, banner, plan, reset
+from devstack.stack import StackConfig, banner, plan, reset, script
 from dtmon_common.cli import EnvArgumentParser
 
 _PORT_FLAGS = {
@@ -110,7 +110,7 @@ def up(cfg: StackConfig, fresh: bool) -> int:
                 f'keeps running, Ctrl-C stops it"; exec sleep infinity'
             )
         if previous is not None:
-            command = f"dtmon wait {shlex.quote(previous)} && {command}"
+            command = f"{shlex.quote(script('dtmon'))} wait {shlex.quote(previous)} && {command}"
         manager.add_process(service.name, command, env=env)
         previous = service.ready
 
