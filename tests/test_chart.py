@@ -653,9 +653,6 @@ def test_checkov_scan_has_no_unexplained_failure(tmp_path: Path) -> None:
     whose reason is written in templates/_helpers.tpl."""
     for name in ("monitoring-on", "external-s3"):
         (tmp_path / f"{name}.yaml").write_text(cs.helm_template(*SCENARIOS[name]).stdout)
-    (tmp_path / "s3-producer.yaml").write_text(
-        cs.helm_template("--set", "producer.source=s3").stdout
-    )
     proc = subprocess.run(
         [
             cs.tool("checkov"),
