@@ -159,7 +159,10 @@ def reset(cfg: StackConfig) -> None:
 
 
 def banner(cfg: StackConfig, services: list[Service]) -> str:
-    rows = [(label, url) for s in services for label, url in s.endpoints]
+    # What a user opens first goes first: the dashboard, then the API, then the internals.
+    order = ("api", "processor", "producer", "kafka")
+    ranked = sorted(services, key=lambda s: order.index(s.name) if s.name in order else 99)
+    rows = [(label, url) for s in ranked for label, url in s.endpoints]
     width = max(len(label) for label, _ in rows)
     lines = [f"  {label:<{width}}  {url}" for label, url in rows]
     rule = "-" * max(len(line) for line in lines)
