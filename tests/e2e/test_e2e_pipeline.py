@@ -18,6 +18,7 @@ from devstack.kafka import KafkaBroker
 from minidt.codecs import parse_csv
 from minidt.reference import compute_quantities
 
+from .browser import check_cumulative_dashboard
 from .pipeline import Pipeline, hits_in
 from .prometheus import Prometheus
 
@@ -33,6 +34,7 @@ QUANTITIES = (
     "drift_time_ns",
 )
 SIM_SEED = 20261123
+ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
 
 
 def _sim_lines(tmp_path: Path, pipeline: Pipeline, records: int, seed: int) -> list[str]:
@@ -117,6 +119,16 @@ def test_pipeline_reports_exactly_what_was_sent(
     assert cumulative["hits"] == expected_hits
     for key in ("occupancy", "orbit_multiplicity", "scint_occupancy", "drift_time_ns"):
         assert [h["bin_counts"] for h in cumulative[key]] == _summed(batches, key).tolist()
+
+    # The dashboard a person looks at shows the same numbers.
+    drift = _summed(batches, "drift_time_ns").sum(axis=1).tolist()
+    assert sum(drift) > 0, "the simulator stream must fill the drift-time box"
+    check_cumulative_dashboard(
+        pipeline.api_url + "/",
+        whole["hits_per_chamber"],
+        drift,
+        ARTIFACTS / "dashboard-e2e.png",
+    )
 
 
 def test_kill_9_of_the_processor_loses_and_duplicates_nothing(
