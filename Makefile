@@ -28,7 +28,7 @@ KAFKA_STAMP  := $(DTMON_KAFKA_LIBS)/.stamp
 SPARK_STAMP  := $(DTMON_SPARK_JARS_DIR)/.stamp
 SYS_STAMP    := $(CACHE)/.system-deps
 
-.PHONY: help setup venv kafka-jars spark-jars tools system-deps run kafka test test-fast lint fmt bench clean
+.PHONY: help setup venv kafka-jars spark-jars tools system-deps run kafka test lint fmt docs bench clean
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  \033[1m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -106,6 +106,9 @@ test: setup tools system-deps ## run every test: unit, integration, browser, cha
 
 lint: venv ## ruff lint and format check
 	@ruff check . && ruff format --check .
+
+docs: venv ## regenerate the README's configuration table from the services' parsers
+	@python -m devstack.config_docs --write README.md
 
 fmt: venv ## apply ruff fixes and formatting
 	@ruff check --fix . && ruff format .
