@@ -6,10 +6,12 @@ import argparse
 import logging
 import sys
 from collections.abc import Sequence
+from types import FrameType
 
 import uvicorn
 
 from dtmon_api.app import create_app
+from dtmon_api.hub import Hub
 from dtmon_api.settings import Settings
 from dtmon_common.cli import EnvArgumentParser, add_kafka_arguments, add_logging_arguments
 from dtmon_common.logs import configure_logging
@@ -35,10 +37,12 @@ def _origins(text: str) -> list[str]:
     return [o.strip() for o in text.split(",") if o.strip()]
 
 
-def build_parser() -> EnvArgumentParser:
-    """All flags; each is also read from DTMON_<FLAG> (shown in --help)."""
+def build_parser(env: dict[str, str] | None = None) -> EnvArgumentParser:
+    """All flags; each is also read from DTMON_<FLAG> (shown in --help); `env` defaults to
+    os.environ (tests pass their own)."""
     defaults = Settings()
     parser = EnvArgumentParser(
+        env=env,
         prog="dtmon-api",
         description="dtmon results service: REST, server-sent events, live dashboard, metrics.",
     )
@@ -112,17 +116,36 @@ def main(argv: Sequence[str] | None = None) -> int:
         "starting dtmon-api",
         extra={"host": args.host, "port": args.port, "topic": settings.results_topic},
     )
-    uvicorn.run(
-        create_app(settings),
+    app = create_app(settings)
+    config = uvicorn.Config(
+        app,
         host=args.host,
         port=args.port,
         root_path=args.root_path,
         log_config=None,  # keep dtmon's logging set-up (text or JSON lines)
         access_log=False,  # requests are counted in /metrics instead
-        timeout_graceful_shutdown=3,  # SSE streams never end by themselves
+        timeout_graceful_shutdown=5,
         proxy_headers=True,
     )
+    _StreamEndingServer(config, app.state.services.hub).run()
     return 0
+
+
+class _StreamEndingServer(uvicorn.Server):
+    """Ends every SSE stream as soon as SIGTERM/SIGINT arrives.
+
+    uvicorn waits for open connections before running the lifespan shutdown, and SSE
+    streams never end by themselves, so without this every shutdown would hit the graceful
+    timeout and cancel them mid-response. Browsers reconnect (to another replica) at once.
+    """
+
+    def __init__(self, config: uvicorn.Config, hub: Hub) -> None:
+        super().__init__(config)
+        self.hub = hub
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        self.hub.close_threadsafe()
+        super().handle_exit(sig, frame)
 
 
 if __name__ == "__main__":

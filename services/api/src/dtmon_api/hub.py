@@ -45,6 +45,13 @@ class Hub:
         self.closed = True
         self.notify()
 
+    def close_threadsafe(self) -> None:
+        """`close` from a signal handler or another thread."""
+        if self._loop is None or self._loop.is_closed():
+            self.closed = True
+            return
+        self._loop.call_soon_threadsafe(self.close)
+
 
 class SlotLimiter:
     """Counts open streams against --max-sse-clients (event-loop thread only)."""
