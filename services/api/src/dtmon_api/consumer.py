@@ -155,7 +155,11 @@ class ResultsConsumer:
             self._check_caught_up(pending)
             last_probe = time.monotonic()
             while not self._stop.is_set():
-                messages = consumer.consume(num_messages=500, timeout=self.poll_seconds)
+                # consume() would wait out its whole timeout unless the batch fills up, adding
+                # up to poll_seconds to every batch's delivery: block in poll() for the first
+                # message only, then drain whatever else is already fetched without waiting.
+                first = consumer.poll(self.poll_seconds)
+                messages = [] if first is None else [first, *consumer.consume(499, timeout=0)]
                 for msg in messages:
                     err = msg.error()
                     if err is None:
