@@ -93,7 +93,15 @@ class ResultsConsumer:
             try:
                 self._session()
                 backoff = 0.5
-            except (KafkaException, TopicMissing) as exc:
+            except TopicMissing as exc:
+                # The broker answers; the processor (or Strimzi) has not created the topic
+                # yet. Metadata requests are cheap, so look again soon.
+                self._set_connected(True, str(exc))
+                delay = min(backoff, 5.0)
+                log.warning("results topic missing, retrying in %.1f s: %s", delay, exc)
+                self._stop.wait(delay)
+                backoff = min(backoff * 2, self.backoff_max)
+            except KafkaException as exc:
                 self._set_connected(False, str(exc))
                 log.warning(
                     "results consumer cannot start, retrying in %.1f s: %s",

@@ -73,6 +73,31 @@ function axis(title, extra = {}) {
   return { ...AXIS, ...extra, title: { ...AXIS.title, text: title } };
 }
 
+const WAITING = [
+  {
+    text: "waiting for the first batch…",
+    showarrow: false,
+    xref: "paper",
+    yref: "paper",
+    x: 0.5,
+    y: 0.5,
+    font: { size: 12, color: "#8b99ab" },
+  },
+];
+
+// Time-series layout; without points it shows a waiting note instead of empty year-2000 axes.
+function seriesLayout(title, yTitle, empty, extra = {}) {
+  return baseLayout({
+    title: { text: title, font: { size: 13 }, x: 0.02, y: 0.97, yanchor: "top" },
+    margin: { l: 52, r: extra.yaxis2 ? 52 : 10, t: 46, b: 38 },
+    xaxis: axis("batch emitted at (local time)", { type: "date", showticklabels: !empty }),
+    yaxis: axis(yTitle, { rangemode: "tozero", showticklabels: !empty }),
+    legend: { orientation: "h", x: 0, xanchor: "left", y: 1.0, yanchor: "bottom", font: { size: 10 } },
+    annotations: empty ? WAITING : [],
+    ...extra,
+  });
+}
+
 // ---------- helpers ----------------------------------------------------------------------
 
 async function getJSON(path) {
@@ -128,6 +153,7 @@ function appendPoint(point) {
 function drawSeries() {
   const pts = state.points;
   const x = pts.map((p) => new Date(p.emitted_at_ms));
+  const empty = pts.length === 0;
   state.revision += 1;
 
   const hitTraces = [
@@ -150,13 +176,7 @@ function drawSeries() {
   Plotly.react(
     "ts-hits",
     hitTraces,
-    baseLayout({
-      title: { text: "Hit rate per batch", font: { size: 13 }, x: 0.02 },
-      margin: { l: 52, r: 10, t: 30, b: 38 },
-      xaxis: axis("batch emitted at (local time)", { type: "date" }),
-      yaxis: axis("hits / s", { rangemode: "tozero" }),
-      legend: { orientation: "h", x: 1, xanchor: "right", y: 1.16, font: { size: 10 } },
-    }),
+    seriesLayout("Hit rate per batch", "hits / s", empty),
     CONFIG,
   );
 
@@ -183,13 +203,7 @@ function drawSeries() {
         hovertemplate: "%{y:.2f} s<extra>batch interval</extra>",
       },
     ],
-    baseLayout({
-      title: { text: "Pipeline latency", font: { size: 13 }, x: 0.02 },
-      margin: { l: 52, r: 10, t: 30, b: 38 },
-      xaxis: axis("batch emitted at (local time)", { type: "date" }),
-      yaxis: axis("seconds", { rangemode: "tozero" }),
-      legend: { orientation: "h", x: 1, xanchor: "right", y: 1.16, font: { size: 10 } },
-    }),
+    seriesLayout("Pipeline latency", "seconds", empty),
     CONFIG,
   );
 
@@ -215,11 +229,7 @@ function drawSeries() {
         hovertemplate: "%{y} malformed<extra>batch</extra>",
       },
     ],
-    baseLayout({
-      title: { text: "Input rate and malformed records", font: { size: 13 }, x: 0.02 },
-      margin: { l: 52, r: 52, t: 30, b: 38 },
-      xaxis: axis("batch emitted at (local time)", { type: "date" }),
-      yaxis: axis("records / s", { rangemode: "tozero" }),
+    seriesLayout("Input rate and malformed records", "records / s", empty, {
       yaxis2: axis("malformed / batch", {
         overlaying: "y",
         side: "right",
@@ -228,8 +238,8 @@ function drawSeries() {
         tickfont: { size: 10, color: "#ef8a88" },
         tickformat: ",d",
         range: [0, Math.max(4, ...pts.map((p) => p.malformed)) * 1.1],
+        showticklabels: !empty,
       }),
-      legend: { orientation: "h", x: 1, xanchor: "right", y: 1.16, font: { size: 10 } },
       bargap: 0.3,
     }),
     CONFIG,
@@ -312,7 +322,7 @@ function drawHistogram(q, chamber, hist) {
     });
   }
   const flow = hist && (hist.underflow || hist.overflow) ? ` · under ${fmt.format(hist.underflow)} · over ${fmt.format(hist.overflow)}` : "";
-  const yTitle = q.key === "drift_time_ns" ? `hits / ${width} ns` : q.y;
+  const yTitle = q.key === "drift_time_ns" && hist ? `hits / ${width} ns` : q.y;
   Plotly.react(
     id,
     [
@@ -335,9 +345,10 @@ function drawHistogram(q, chamber, hist) {
       bargap: 0,
       showlegend: false,
       shapes,
-      xaxis: axis(q.x, xaxisExtra),
-      yaxis: axis(yTitle, { rangemode: "tozero" }),
+      xaxis: axis(q.x, { ...xaxisExtra, showticklabels: Boolean(hist) }),
+      yaxis: axis(yTitle, { rangemode: "tozero", showticklabels: Boolean(hist) }),
       annotations: [
+        ...(hist ? [] : [{ ...WAITING[0], text: "no data" }]),
         {
           xref: "paper",
           yref: "paper",
@@ -445,12 +456,14 @@ async function refreshStatus() {
     setText("window-seconds", String(status.window_seconds));
     setText("invalid", fmt.format(status.consumer.invalid_messages));
     setCardLevel("invalid", status.consumer.invalid_messages > 0 ? "warn" : "ok");
-    const consumer = status.consumer.connected
-      ? status.consumer.caught_up
-        ? `topic ${status.consumer.topic} · ${fmt.format(status.duplicates)} duplicates`
-        : "replaying topic…"
-      : "broker unreachable";
+    const c = status.consumer;
+    const consumer = !c.connected
+      ? `broker unreachable${c.last_error ? `: ${c.last_error}` : ""}`
+      : c.caught_up
+        ? `topic ${c.topic} · ${fmt.format(status.duplicates)} duplicates`
+        : c.last_error || "replaying topic…";
     setText("consumer-note", consumer);
+    $("consumer-note").title = consumer; // full text on hover (the card truncates it)
     setText(
       "server-note",
       `${fmt.format(status.batches_retained)}/${fmt.format(status.history_size)} batches retained · ${status.sse_clients} live viewers`,
