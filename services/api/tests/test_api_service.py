@@ -209,6 +209,10 @@ def test_security_headers_and_no_cors_by_default(api_settings, serve_api):
         docs = api.get("/docs").text
         assert "vendor/swagger/swagger-ui-bundle.js" in docs and "<script>" not in docs
         assert api.get("/vendor/swagger/swagger-ui-bundle.js").status_code == 200
+        assert api.get("/no/such/page").status_code == 404
+        metrics = api.get("/metrics").text
+        assert 'route="/vendor/swagger/{path}",status="200"' in metrics
+        assert 'route="<unmatched>",status="404"' in metrics
         assert "/api/v1/stream" in api.get("/openapi.json").json()["paths"]
     cors = dataclasses.replace(api_settings, cors_origins=("http://grafana.local",))
     with serve_api(cors, wait_ready=False) as api:

@@ -70,6 +70,10 @@ def route_template(scope: MutableMapping[str, Any]) -> str:
     path = getattr(route, "path", None)
     if isinstance(path, str):
         return path
+    # Mounted apps (static files) leave no route but extend root_path by the mount point.
+    mount = str(scope.get("root_path", ""))[len(str(scope.get("app_root_path", ""))) :]
+    if mount:
+        return mount + "/{path}"
     return "<unmatched>"
 
 
