@@ -16,23 +16,12 @@ import numpy as np
 
 from devstack.kafka import KafkaBroker
 from minidt.codecs import parse_csv
-from minidt.reference import compute_quantities
+from minidt.reference import QUANTITY_FIELDS, compute_quantities
 
 from .browser import check_cumulative_dashboard
 from .pipeline import Pipeline, hits_in
 from .prometheus import Prometheus
 
-QUANTITIES = (
-    "hits",
-    "hits_per_chamber",
-    "scintillator_hits",
-    "orbits",
-    "scintillator_orbits",
-    "occupancy",
-    "orbit_multiplicity",
-    "scint_occupancy",
-    "drift_time_ns",
-)
 SIM_SEED = 20261123
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
 
@@ -51,7 +40,7 @@ def _assert_batches_match_reference(pipeline: Pipeline, batches: list[dict[str, 
     for batch in batches:
         ranges = offsets[batch["batch_id"]]
         expected = compute_quantities(parse_csv(pipeline.read_lines(ranges)).hits)
-        got = {k: batch[k] for k in QUANTITIES}
+        got = {k: batch[k] for k in QUANTITY_FIELDS}
         assert got == expected, f"batch {batch['batch_id']} differs from the minidt reference"
 
 
