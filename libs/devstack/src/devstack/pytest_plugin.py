@@ -12,6 +12,9 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from devstack.kafka import KafkaBroker
+from devstack.minio_fixture import minio_server
+
+__all__ = ["kafka_broker", "make_topic", "minio_server"]
 
 _topic_seq = itertools.count()
 
