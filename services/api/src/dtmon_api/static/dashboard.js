@@ -43,14 +43,18 @@ const state = {
 
 // ---------- Plotly styling -------------------------------------------------------------
 
-const AXIS = {
+// Plot text follows the page's root font size (14 px, 17 px on control-room displays).
+const fs = (px) =>
+  Math.round((px * parseFloat(getComputedStyle(document.documentElement).fontSize)) / 14);
+
+const AXIS = () => ({
   gridcolor: "#223041",
   zerolinecolor: "#2c3b4e",
   linecolor: "#2c3b4e",
-  tickfont: { size: 10, color: "#9fb0c3" },
-  title: { font: { size: 11, color: "#b7c4d3" }, standoff: 4 },
+  tickfont: { size: fs(10), color: "#9fb0c3" },
+  title: { font: { size: fs(11), color: "#b7c4d3" }, standoff: 4 },
   automargin: true,
-};
+});
 const CONFIG = {
   displaylogo: false,
   responsive: true,
@@ -61,7 +65,7 @@ function baseLayout(extra) {
   return {
     paper_bgcolor: "rgba(0,0,0,0)",
     plot_bgcolor: "rgba(0,0,0,0)",
-    font: { color: "#d8e0ea", size: 11, family: "Inter, Segoe UI, system-ui, sans-serif" },
+    font: { color: "#d8e0ea", size: fs(11), family: "Inter, Segoe UI, system-ui, sans-serif" },
     hoverlabel: { bgcolor: "#0c1117", bordercolor: "#56b4e9", font: { color: "#e8edf3" } },
     uirevision: "keep", // keep the user's zoom across updates
     datarevision: state.revision,
@@ -70,7 +74,8 @@ function baseLayout(extra) {
 }
 
 function axis(title, extra = {}) {
-  return { ...AXIS, ...extra, title: { ...AXIS.title, text: title } };
+  const base = AXIS();
+  return { ...base, ...extra, title: { ...base.title, text: title } };
 }
 
 const WAITING = [
@@ -88,11 +93,11 @@ const WAITING = [
 // Time-series layout; without points it shows a waiting note instead of empty year-2000 axes.
 function seriesLayout(title, yTitle, empty, extra = {}) {
   return baseLayout({
-    title: { text: title, font: { size: 13 }, x: 0.02, y: 0.97, yanchor: "top" },
+    title: { text: title, font: { size: fs(13) }, x: 0.02, y: 0.97, yanchor: "top" },
     margin: { l: 52, r: extra.yaxis2 ? 52 : 10, t: 46, b: 38 },
     xaxis: axis("batch emitted at (local time)", { type: "date", showticklabels: !empty }),
     yaxis: axis(yTitle, { rangemode: "tozero", showticklabels: !empty }),
-    legend: { orientation: "h", x: 0, xanchor: "left", y: 1.0, yanchor: "bottom", font: { size: 10 } },
+    legend: { orientation: "h", x: 0, xanchor: "left", y: 1.0, yanchor: "bottom", font: { size: fs(10) } },
     annotations: empty ? WAITING : [],
     ...extra,
   });
@@ -235,7 +240,7 @@ function drawSeries() {
         side: "right",
         rangemode: "tozero",
         showgrid: false,
-        tickfont: { size: 10, color: "#ef8a88" },
+        tickfont: { size: fs(10), color: "#ef8a88" },
         tickformat: ",d",
         range: [0, Math.max(4, ...pts.map((p) => p.malformed)) * 1.1],
         showticklabels: !empty,
@@ -358,7 +363,7 @@ function drawHistogram(q, chamber, hist) {
           yanchor: "bottom",
           showarrow: false,
           text: `Σ ${fmt.format(total)}${flow}`,
-          font: { size: 10, color: "#8b99ab" },
+          font: { size: fs(10), color: "#8b99ab" },
         },
       ],
     }),
