@@ -260,14 +260,21 @@ def _run(args: argparse.Namespace) -> int:
         spark.sparkContext.uiWebUrl or "off",
     )
 
+    stopping: list[int] = []
+
     def stop(signum: int, _frame: FrameType | None) -> None:
-        log.info("signal %d: stopping the query after the current batch", signum)
-        query.stop()
+        # Only record the signal: calling into the JVM from a signal handler would break the
+        # py4j call the main thread is blocked in.
+        stopping.append(signum)
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     try:
-        query.awaitTermination()
+        while not query.awaitTermination(1):
+            if stopping:
+                log.info("signal %d: stopping the query", stopping[0])
+                query.stop()
+                break
     except Exception as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         log.error("query failed: %s", first)
@@ -275,8 +282,17 @@ def _run(args: argparse.Namespace) -> int:
     finally:
         server.stop()
         publisher.close()
-        spark.stop()
+        _stop_spark(spark)
     return 0
+
+
+def _stop_spark(spark: object) -> None:
+    """Stop Spark; if its JVM is already gone (a signal reached the whole process group)
+    there is nothing left to stop, and that must not turn a clean shutdown into a crash."""
+    try:
+        spark.stop()  # type: ignore[attr-defined]
+    except (ConnectionError, OSError) as exc:
+        log.warning("Spark JVM already gone at shutdown: %s", exc)
 
 
 if __name__ == "__main__":
