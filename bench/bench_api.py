@@ -195,6 +195,7 @@ def main() -> int:
     if args.clients < 1 or args.batches < 1 or args.rate <= 0:
         parser.error("--clients, --batches and --rate must be positive")
 
+    load_before = os.getloadavg()[0]
     messages = make_messages(args.batches)
     broker = None
     if args.bootstrap_servers:
@@ -238,7 +239,13 @@ def main() -> int:
         **result,
         "targets": {"delay_ms_p99": 100, "rss_mb": 300},
         "meets_targets": result["delay_ms_p99"] < 100 and result["rss_mb_peak_hwm"] < 300,
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            # Delays are CPU-bound on a 2-core box: record how busy it was.
+            "loadavg_1m_before": round(load_before, 2),
+            "loadavg_1m_after": round(os.getloadavg()[0], 2),
+        },
     }
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(report, indent=2) + "\n")
@@ -257,6 +264,11 @@ def main() -> int:
         (
             "fan-out spread (first->last client)",
             f"p50 {result['fanout_spread_ms_p50']} ms, max {result['fanout_spread_ms_max']} ms",
+        ),
+        (
+            "machine load (1 min avg)",
+            f"{report['machine']['loadavg_1m_before']} before, "
+            f"{report['machine']['loadavg_1m_after']} after, {os.cpu_count()} CPUs",
         ),
         ("API RSS idle", f"{report['rss_mb_idle']} MB"),
         ("API RSS max during run", f"{result['rss_mb_during_max']} MB"),
