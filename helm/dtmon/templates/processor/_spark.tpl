@@ -10,7 +10,7 @@
 {{- end }}
 
 {{- define "dtmon.processor.checkpoint" -}}
-{{- printf "s3a://%s/%s/processor" .Values.s3.checkpointBucket .Release.Name }}
+{{- .Values.processor.checkpointLocation | default (printf "s3a://%s/%s/processor" .Values.s3.checkpointBucket .Release.Name) }}
 {{- end }}
 
 {{/* spark-defaults.conf: read by spark-submit (which PySpark runs) from SPARK_CONF_DIR. */}}
