@@ -172,3 +172,21 @@ def test_metrics_ports_match_service_defaults() -> None:
     assert values["producer"]["metricsPort"] == 9101
     assert "9101" in producer
     assert values["api"]["port"] == 8000
+
+
+def test_dashboard_queries_metrics_the_services_define() -> None:
+    """Every dtmon_* series the Grafana dashboard queries is declared by its service (the
+    prometheus_client name, before the _total/_bucket suffix the client adds)."""
+    dashboard = (cs.CHART / "dashboards" / "dtmon.json").read_text()
+    names = set(re.findall(r"\b(dtmon_[a-z0-9_]+)", dashboard))
+    assert names
+    for name in sorted(names):
+        base = re.sub(r"_(total|bucket|sum|count)$", "", name)
+        service = base.split("_")[1]
+        assert service in SERVICES, name
+        prefix = f"dtmon_{service}_"
+        sources = "\n".join(
+            p.read_text() for p in (cs.ROOT / "services" / service / "src").rglob("*.py")
+        )
+        declared = f'"{base}"' in sources or f'"{base.removeprefix(prefix)}"' in sources
+        assert declared, f"dashboard queries {name}; dtmon-{service} declares no {base}"
