@@ -24,7 +24,8 @@ its batches in one job); the streaming path uses a single part 0.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
@@ -94,15 +95,20 @@ def parse_lines(lines: DataFrame) -> DataFrame:
     Blank and header lines are neither rows nor malformed; a record is either parsed (all
     six fields valid) or malformed. Field columns are null on non-records.
     """
+    staged_cols, record_cols = _cached("parse", _parse_columns)
+    return lines.select(*staged_cols).select(*record_cols)
+
+
+def _parse_columns() -> tuple[list[Column], list[Column]]:
     text = F.expr(_TRIM_SQL)
-    staged = lines.select(
-        "part",
-        "ts",
-        "batch_ts",
+    staged = [
+        F.col("part"),
+        F.col("ts"),
+        F.col("batch_ts"),
         F.split(text, ",").alias("f"),
         ((F.length(text) == 0) | (text == F.lit(CSV_HEADER))).alias("ignorable"),
         text.rlike(RECORD_REGEX).alias("shaped"),
-    )
+    ]
     tdc = F.expr("try_cast(get(f, 5) AS DOUBLE)")
     is_record = (
         ~F.col("ignorable")
@@ -115,10 +121,10 @@ def parse_lines(lines: DataFrame) -> DataFrame:
     def field(i: int) -> Column:
         return F.when(is_record, F.expr(f"try_cast(get(f, {i}) AS BIGINT)"))
 
-    return staged.select(
-        "part",
-        "ts",
-        "batch_ts",
+    record = [
+        F.col("part"),
+        F.col("ts"),
+        F.col("batch_ts"),
         is_record.alias("is_record"),
         (~F.col("ignorable") & ~is_record).alias("is_malformed"),
         field(0).alias("head"),
@@ -127,7 +133,26 @@ def parse_lines(lines: DataFrame) -> DataFrame:
         field(3).alias("orbit"),
         field(4).alias("bx"),
         F.when(is_record, tdc).alias("tdc"),
-    )
+    ]
+    return staged, record
+
+
+_CACHE: dict[tuple[Any, ...], Any] = {}
+
+
+def _cached(name: str, build: Callable[..., Any], *args: Any) -> Any:
+    """Build the (large) Column expressions once per JVM and binning, then reuse them.
+
+    Why: building them goes through hundreds of py4j calls (1-2 s per batch on a busy
+    2-core machine); Columns are unresolved expressions, valid for any DataFrame with the
+    same column names, so each micro-batch only pays a handful of calls.
+    """
+    from pyspark import SparkContext
+
+    key = (name, id(SparkContext._active_spark_context), *args)
+    if key not in _CACHE:
+        _CACHE[key] = build(*args)
+    return _CACHE[key]
 
 
 def _chamber(fpga: Column, channel: Column) -> Column:
@@ -160,31 +185,50 @@ class Edges:
         return F.element_at(F.array(*[F.lit(v) for v in values]), chamber + 1)
 
     def bin_of(self, value: Column, chamber: Column | None = None) -> Column:
-        v = value.cast("double")
+        return _let(value.cast("double"), lambda v: self._bin_of_bound(v, chamber))
+
+    def _bin_of_bound(self, v: Column, chamber: Column | None) -> Column:
         nbins = self._pick(self.nbins, chamber)
         low = self._pick([e[0] for e in self.per_chamber], chamber)
+
+        def classify(idx: Column) -> Column:
+            return (
+                F.when(F.isnan(v), nbins)
+                .when(v < low, -1)
+                .when((idx >= 0) & (idx < nbins), idx)
+                .otherwise(nbins)
+            )
+
         if self.uniform:
             width = self._pick([(e[-1] - e[0]) / (len(e) - 1) for e in self.per_chamber], chamber)
-            g = F.least(F.greatest(F.floor((v - low) / width), F.lit(0)), nbins - 1).cast("int")
-            lo = low + g.cast("double") * width  # the exact edge floats low + i * width
-            hi = low + (g + 1).cast("double") * width
-            idx = F.when(v < lo, g - 1).when(v >= hi, g + 1).otherwise(g)
-        else:
-            edges = (
-                F.array(*[F.lit(e) for e in self.per_chamber[0]])
-                if self.same or chamber is None
-                else F.element_at(
-                    F.array(*[F.array(*[F.lit(x) for x in e]) for e in self.per_chamber]),
-                    chamber + 1,
-                )
+            guess = F.least(F.greatest(F.floor((v - low) / width), F.lit(0)), nbins - 1)
+
+            def corrected(g: Column) -> Column:
+                lo = low + g.cast("double") * width  # the exact edge floats low + i * width
+                hi = low + (g + 1).cast("double") * width
+                return classify(F.when(v < lo, g - 1).when(v >= hi, g + 1).otherwise(g))
+
+            return _let(guess.cast("int"), corrected)
+        edges = (
+            F.array(*[F.lit(e) for e in self.per_chamber[0]])
+            if self.same or chamber is None
+            else F.element_at(
+                F.array(*[F.array(*[F.lit(x) for x in e]) for e in self.per_chamber]),
+                chamber + 1,
             )
-            idx = F.size(F.filter(edges, lambda e: e <= v)) - 1
-        return (
-            F.when(F.isnan(v), nbins)
-            .when(v < low, -1)
-            .when((idx >= 0) & (idx < nbins), idx)
-            .otherwise(nbins)
         )
+        return _let(F.size(F.filter(edges, lambda e: e <= v)) - 1, classify)
+
+
+def _let(value: Column, body: Callable[[Column], Column]) -> Column:
+    """``body(value)`` with ``value`` evaluated once and bound to a lambda variable.
+
+    Why: Column expressions are trees; using a sub-expression several times copies it, and
+    the bin lookup nests such uses, so the plan grew to tens of kilobytes and every
+    micro-batch paid for analysing and optimising it. A one-element ``transform`` is a
+    ``let`` binding that keeps the tree linear.
+    """
+    return F.element_at(F.transform(F.array(value), body), 1)
 
 
 def _is_uniform(edges: Sequence[float]) -> bool:
@@ -212,6 +256,17 @@ def aggregate_batch(parsed: DataFrame, binning: Binning) -> DataFrame:
     One row per non-empty (part, kind, chamber, bin); plus KIND_INPUT rows (chamber = bin = 0)
     whose n is the parsed-row count and which carry malformed count and timestamp span.
     """
+    key, orbit_aggs, contrib, final_aggs, keep = _cached("aggregate", _aggregate_columns, binning)
+    per_orbit = parsed.groupBy("part", key).agg(*orbit_aggs)
+    contributions = per_orbit.select("part", "malformed", "ts_min", "ts_max", "batch_ts", contrib)
+    return (
+        contributions.groupBy("part", "k.kind", "k.chamber", "k.bin").agg(*final_aggs).where(keep)
+    )
+
+
+def _aggregate_columns(
+    binning: Binning,
+) -> tuple[Column, list[Column], Column, list[Column], Column]:
     is_hit = F.col("is_record") & (F.col("head") == HIT_HEAD)
     is_scint = is_hit & (F.col("fpga") == SCINT_FPGA) & (F.col("channel") == SCINT_CHANNEL)
     chamber = _chamber(F.col("fpga"), F.col("channel"))
@@ -220,8 +275,8 @@ def aggregate_batch(parsed: DataFrame, binning: Binning) -> DataFrame:
     # as minidt.detector.time_in_orbit_tdc), ties broken by bx then tdc. Double arithmetic
     # cannot overflow on absurd BX values (ANSI mode would fail the batch).
     t_in_orbit = F.col("bx").cast("double") * F.lit(float(TDC_PER_BX)) + F.col("tdc")
-
-    per_orbit = parsed.groupBy("part", F.when(is_hit, F.col("orbit")).alias("orbit")).agg(
+    key = F.when(is_hit, F.col("orbit")).alias("orbit")
+    orbit_aggs = [
         F.count_if(F.col("is_record")).alias("rows"),
         F.count_if(F.col("is_malformed")).alias("malformed"),
         F.min("ts").alias("ts_min"),
@@ -248,27 +303,18 @@ def aggregate_batch(parsed: DataFrame, binning: Binning) -> DataFrame:
                 ),
             )
         ).alias("t0"),
-    )
-
-    contributions = per_orbit.select(
-        "part",
-        "malformed",
-        "ts_min",
-        "ts_max",
-        "batch_ts",
-        F.explode(_orbit_contributions(binning)).alias("k"),
-    )
-    return (
-        contributions.groupBy("part", "k.kind", "k.chamber", "k.bin")
-        .agg(
-            F.sum("k.n").alias("n"),
-            F.sum(F.when(F.col("k.kind") == KIND_INPUT, F.col("malformed"))).alias("malformed"),
-            F.min(F.when(F.col("k.kind") == KIND_INPUT, F.col("ts_min"))).alias("ts_min"),
-            F.max(F.when(F.col("k.kind") == KIND_INPUT, F.col("ts_max"))).alias("ts_max"),
-            F.max(F.when(F.col("k.kind") == KIND_INPUT, F.col("batch_ts"))).alias("batch_ts"),
-        )
-        .where((F.col("n") > 0) | (F.col("kind") == KIND_INPUT))
-    )
+    ]
+    contrib = F.explode(_orbit_contributions(binning)).alias("k")
+    input_row = F.col("k.kind") == KIND_INPUT
+    final_aggs = [
+        F.sum("k.n").alias("n"),
+        F.sum(F.when(input_row, F.col("malformed"))).alias("malformed"),
+        F.min(F.when(input_row, F.col("ts_min"))).alias("ts_min"),
+        F.max(F.when(input_row, F.col("ts_max"))).alias("ts_max"),
+        F.max(F.when(input_row, F.col("batch_ts"))).alias("batch_ts"),
+    ]
+    keep = (F.col("n") > 0) | (F.col("kind") == KIND_INPUT)
+    return key, orbit_aggs, contrib, final_aggs, keep
 
 
 def _orbit_contributions(binning: Binning) -> Column:
@@ -298,13 +344,13 @@ def _orbit_contributions(binning: Binning) -> Column:
             F.array_distinct(F.transform(F.filter("hs", lambda h: h["c"] == c), lambda h: h["ch"]))
         )
 
-    mult = F.transform(
-        F.array(*[F.lit(c) for c in range(N_CHAMBERS)]),
-        lambda c: F.when(
-            n_distinct(c) > 0,
-            _contrib(KIND_MULTIPLICITY, c, multiplicity.bin_of(n_distinct(c)), 1),
-        ),
-    )
+    def mult_of(c: Column) -> Column:
+        return _let(
+            n_distinct(c),
+            lambda n: F.when(n > 0, _contrib(KIND_MULTIPLICITY, c, multiplicity.bin_of(n), 1)),
+        )
+
+    mult = F.transform(F.array(*[F.lit(c) for c in range(N_CHAMBERS)]), mult_of)
     occ = F.transform(
         "hs", lambda h: _contrib(KIND_OCCUPANCY, h["c"], occupancy.bin_of(h["ch"], h["c"]), 1)
     )
