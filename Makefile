@@ -28,7 +28,7 @@ KAFKA_STAMP  := $(DTMON_KAFKA_LIBS)/.stamp
 SPARK_STAMP  := $(DTMON_SPARK_JARS_DIR)/.stamp
 SYS_STAMP    := $(CACHE)/.system-deps
 
-.PHONY: help setup venv kafka-jars spark-jars tools system-deps run kafka test lint fmt docs bench clean
+.PHONY: help setup venv kafka-jars spark-jars tools system-deps run kafka test lint fmt docs bench clean s3a-jars
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  \033[1m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -69,6 +69,20 @@ $(SPARK_STAMP): services/processor/pom.xml versions.env
 
 spark-jars: $(SPARK_STAMP) ## resolve the Spark Kafka connector jars (Maven)
 
+# The same pom with its s3a profile: what the processor image carries for s3a:// checkpoints;
+# the tests run the processor against MinIO with it.
+S3A_JARS  := $(CACHE)/spark-jars-s3a
+S3A_STAMP := $(S3A_JARS)/.stamp
+$(S3A_STAMP): services/processor/pom.xml versions.env
+	@echo "==> resolving the connector + hadoop-aws $(HADOOP_VERSION) jars (s3a profile) with Maven"
+	@rm -rf $(S3A_JARS)
+	@$(MVN) -f services/processor/pom.xml -Ps3a -Dspark.version=$(SPARK_VERSION) \
+	  -Dscala.binary.version=$(SCALA_BINARY_VERSION) -Dhadoop.version=$(HADOOP_VERSION) \
+	  dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory=$(S3A_JARS)
+	@touch $@
+
+s3a-jars: $(S3A_STAMP) ## resolve the processor image's jar set (connector + hadoop-aws)
+
 $(BIN)/.tools-$(MINIO_VERSION)-$(HELM_VERSION)-$(KUBECONFORM_VERSION)-$(CHECKOV_VERSION): | $(UV)
 	@command -v go >/dev/null || { echo "error: Go is required to build minio/helm/kubeconform (go not on PATH)" >&2; exit 1; }
 	@echo "==> building minio, helm and kubeconform with go install (cached in the Go build cache)"
@@ -100,7 +114,7 @@ kafka: venv kafka-jars ## start only the local Kafka broker (Ctrl-C stops it)
 run: setup ## start the whole pipeline locally (ARGS="--help" for options)
 	@dtmon up $(ARGS)
 
-test: setup tools system-deps ## run every test: unit, integration, browser, chart, end-to-end
+test: setup s3a-jars tools system-deps ## run every test: unit, integration, browser, chart, end-to-end
 	@ruff check . && ruff format --check .
 	@pytest $(ARGS)
 

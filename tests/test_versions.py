@@ -84,3 +84,14 @@ def test_go_tools_are_installed_at_the_pinned_versions() -> None:
     assert "helm.sh/helm/v3/cmd/helm@$(HELM_VERSION)" in makefile
     assert "github.com/yannh/kubeconform/cmd/kubeconform@$(KUBECONFORM_VERSION)" in makefile
     assert "github.com/minio/minio@$(MINIO_VERSION)" in makefile
+
+
+def test_hadoop_aws_matches_the_hadoop_client_spark_ships() -> None:
+    """hadoop-aws (s3a:// checkpoints) must be the version of Spark's own Hadoop client jars."""
+    import pyspark
+
+    jars = Path(pyspark.__file__).parent / "jars"
+    shipped = sorted(p.name for p in jars.glob("hadoop-client-api-*.jar"))
+    assert shipped == [f"hadoop-client-api-{V['HADOOP_VERSION']}.jar"], shipped
+    dockerfile = (ROOT / "services" / "processor" / "Dockerfile").read_text()
+    assert f"ARG HADOOP_VERSION={V['HADOOP_VERSION']}" in dockerfile
