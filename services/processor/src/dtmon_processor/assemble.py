@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from dtmon_processor import transform as T
+from dtmon_processor import kernel as T
 from minidt.binning import Binning
 from minidt.contract import SCHEMA_ID, validate_message
 from minidt.detector import N_CHAMBERS
@@ -32,7 +32,7 @@ class PartCounts:
 
 
 def group_rows(rows: Iterable[Any]) -> dict[int, PartCounts]:
-    """Collected rows of transform.aggregate_batch, grouped by part."""
+    """Collected partial counts of transform.aggregate_batch, summed per part."""
     parts: dict[int, PartCounts] = {}
     for r in rows:
         p = parts.setdefault(int(r["part"]), PartCounts())
