@@ -147,17 +147,9 @@ def aggregate_batch(parsed: DataFrame, binning: Binning) -> DataFrame:
 
 
 def map_in_arrow(df: DataFrame, func: Callable[..., Any]) -> DataFrame:
-    """``df.mapInArrow(func, kernel.OUTPUT_SCHEMA)`` without pyspark's pandas requirement.
+    """Run the per-partition numpy kernel on Arrow batches (no pandas conversion on the way).
 
-    Why: pyspark 4.1's public ``mapInArrow`` builds its UDF through ``pandas_udf``, which
-    refuses to run when pandas is absent, although the Arrow map path never uses pandas
-    (Arrow batches in, Arrow batches out). pandas is not a dependency of the processor, so
-    the same UDF is built through ``vectorized_udf`` (pyspark is pinned, see pyproject).
+    pyspark's public ``mapInArrow`` checks that pandas is importable even though the Arrow
+    path never converts to pandas, so pandas is a declared dependency of the processor.
     """
-    from pyspark.sql.pandas.functions import vectorized_udf
-    from pyspark.util import PythonEvalType
-
-    udf = vectorized_udf(func, K.OUTPUT_SCHEMA, PythonEvalType.SQL_MAP_ARROW_ITER_UDF, "pandas")
-    udf_column = udf(*[df[c] for c in df.columns])
-    jdf = df._jdf.mapInArrow(udf_column._jc, False, None)
-    return DataFrame(jdf, df.sparkSession)
+    return df.mapInArrow(func, K.OUTPUT_SCHEMA)
