@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from devstack.kafka import KafkaBroker
+from devstack.kafka import KafkaBroker, running_broker
 from devstack.paths import shared_data_dir
 from dtmon_common.topics import DEFAULT_HITS_PARTITIONS
 
@@ -20,12 +20,8 @@ _seq = itertools.count()
 @pytest.fixture(scope="package")
 def e2e_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KafkaBroker]:
     """The end-to-end tests' own broker, so restarting it never disturbs other tests."""
-    broker = KafkaBroker(data_dir=tmp_path_factory.mktemp("e2e-kafka"))
-    broker.start()
-    try:
+    with running_broker(tmp_path_factory.mktemp("e2e-kafka")) as broker:
         yield broker
-    finally:
-        broker.stop()
 
 
 @pytest.fixture

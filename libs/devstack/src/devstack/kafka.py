@@ -15,7 +15,8 @@ import subprocess
 import tempfile
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
 
@@ -254,6 +255,17 @@ class KafkaBroker:
             f"Kafka on {self.bootstrap_servers} not ready after {timeout:.0f} s ({last}); "
             f"see {self.log_file}"
         )
+
+
+@contextmanager
+def running_broker(data_dir: Path | None = None) -> Iterator[KafkaBroker]:
+    """A started broker for the duration of a `with` block (fixtures, benchmarks)."""
+    broker = KafkaBroker(data_dir=data_dir)
+    broker.start()
+    try:
+        yield broker
+    finally:
+        broker.stop()
 
 
 def create_topic(

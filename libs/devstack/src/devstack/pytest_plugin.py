@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from devstack.kafka import KafkaBroker
+from devstack.kafka import KafkaBroker, running_broker
 from devstack.minio_fixture import minio_server
 
 __all__ = ["kafka_broker", "make_topic", "minio_server"]
@@ -22,12 +22,8 @@ _topic_seq = itertools.count()
 @pytest.fixture(scope="session")
 def kafka_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KafkaBroker]:
     """A real KRaft broker on a free loopback port for the whole session."""
-    broker = KafkaBroker(data_dir=tmp_path_factory.mktemp("kafka"))
-    broker.start()
-    try:
+    with running_broker(tmp_path_factory.mktemp("kafka")) as broker:
         yield broker
-    finally:
-        broker.stop()
 
 
 @pytest.fixture
