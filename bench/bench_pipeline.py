@@ -57,7 +57,6 @@ import psutil
 
 from devstack import processes
 from devstack.kafka import KafkaBroker
-from devstack.ports import free_port
 from devstack.probes import wait_until_ready
 from devstack.stack import Service, StackConfig, plan
 
@@ -328,12 +327,8 @@ class Pipeline:
         tag = f"{int(self.rate)}-{uuid.uuid4().hex[:6]}"
         self.hits_topic = f"bench-hits-{tag}"
         self.results_topic = f"bench-results-{tag}"
-        self.cfg = StackConfig(
-            kafka_port=self.broker.port,
-            api_port=free_port(),
-            spark_ui_port=free_port(),
-            producer_metrics_port=free_port(),
-            processor_metrics_port=free_port(),
+        self.cfg = StackConfig.on_free_ports(
+            self.broker.port,
             rate=self.rate,
             records_per_message=self.records_per_message,
             seed=self.settings.seed,

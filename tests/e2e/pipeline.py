@@ -21,7 +21,6 @@ from confluent_kafka import Consumer, TopicPartition
 
 from devstack import processes
 from devstack.kafka import KafkaBroker
-from devstack.ports import free_port
 from devstack.probes import wait_until_ready
 from devstack.stack import Service, StackConfig, plan, script
 from minidt.codecs import parse_csv
@@ -38,12 +37,8 @@ class Pipeline:
     procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        self.cfg = StackConfig(
-            kafka_port=self.broker.port,
-            api_port=free_port(),
-            spark_ui_port=free_port(),
-            producer_metrics_port=free_port(),
-            processor_metrics_port=free_port(),
+        self.cfg = StackConfig.on_free_ports(
+            self.broker.port,
             trigger_seconds=self.trigger_seconds,
             data_dir=self.workdir,
         )

@@ -12,8 +12,10 @@ import shutil
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from devstack.paths import cache_dir
+from devstack.ports import free_port
 from dtmon_common.topics import HITS_TOPIC, RESULTS_TOPIC
 
 
@@ -44,6 +46,19 @@ class StackConfig:
     data_dir: Path = field(default_factory=lambda: cache_dir() / "run")
     log_level: str = "INFO"
     producer_args: tuple[str, ...] = ()
+
+    @classmethod
+    def on_free_ports(cls, kafka_port: int, **settings: Any) -> StackConfig:
+        """A stack on an already running broker with every service port picked free, so
+        tests and benchmarks run beside `make run` and each other."""
+        return cls(
+            kafka_port=kafka_port,
+            api_port=free_port(),
+            spark_ui_port=free_port(),
+            producer_metrics_port=free_port(),
+            processor_metrics_port=free_port(),
+            **settings,
+        )
 
     @property
     def bootstrap_servers(self) -> str:
