@@ -16,7 +16,8 @@ from pathlib import Path
 
 from confluent_kafka import Consumer, Producer, TopicPartition
 
-from devstack.paths import cache_dir, shared_data_dir
+from devstack.paths import cache_dir
+from minidt.samples import REAL_SAMPLE
 from devstack.stack import script
 
 
@@ -37,7 +38,7 @@ def test_processor_checkpoints_to_s3a_on_minio(
     minio_server.client().make_bucket(bucket)
     hits, results = make_topic(partitions=2), make_topic(partitions=1)
     producer = Producer({"bootstrap.servers": kafka_broker.bootstrap_servers})
-    lines = (shared_data_dir() / "data_000000_head500.txt").read_text().splitlines()[1:]
+    lines = (REAL_SAMPLE).read_text().splitlines()[1:]
     for line in lines:
         producer.produce(hits, value=line.encode())
     assert producer.flush(30) == 0

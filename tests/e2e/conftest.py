@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from devstack.kafka import KafkaBroker, running_broker
-from devstack.paths import shared_data_dir
+from minidt.samples import REAL_SAMPLE
 from dtmon_common.topics import DEFAULT_HITS_PARTITIONS
 
 from .pipeline import Pipeline
@@ -44,6 +44,6 @@ def make_pipeline(tmp_path: Path) -> Iterator[Callable[[KafkaBroker], Pipeline]]
 
 @pytest.fixture(scope="session")
 def sample_file() -> Path:
-    path = shared_data_dir() / "data_000000_head500.txt"
+    path = REAL_SAMPLE
     assert path.is_file(), f"shared real sample missing: {path}"
     return path

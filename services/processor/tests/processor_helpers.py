@@ -16,9 +16,9 @@ from confluent_kafka import Consumer, Producer, TopicPartition
 from dtmon_processor.stream import parse_offsets_text
 from minidt.codecs import parse_csv
 from minidt.reference import reference_message
+from minidt.samples import REAL_SAMPLE
 
-REPO = Path(__file__).resolve().parents[3]
-SAMPLE = REPO.parent / "shared" / "data" / "minidt" / "data_000000_head500.txt"
+SAMPLE = REAL_SAMPLE
 
 
 def produce(

@@ -15,6 +15,8 @@ from pathlib import Path
 
 from confluent_kafka import Consumer, Message, TopicPartition
 
+from minidt.samples import REAL_SAMPLE
+
 
 def repo_root() -> Path:
     for parent in Path(__file__).resolve().parents:
@@ -23,8 +25,7 @@ def repo_root() -> Path:
     raise RuntimeError("not inside the dtmon repository")
 
 
-SAMPLE = repo_root().parent / "shared" / "data" / "minidt" / "data_000000_head500.txt"
-"""The first 500 rows of the real data_000000.txt (never copied into the repository)."""
+SAMPLE = REAL_SAMPLE
 
 
 def sample_lines() -> list[bytes]:

@@ -20,11 +20,6 @@ def cache_dir() -> Path:
     return repo_root() / ".cache"
 
 
-def shared_data_dir() -> Path:
-    """The shared real-data sample beside the checkout (never copied into the repo)."""
-    return repo_root().parent / "shared" / "data" / "minidt"
-
-
 def env_path(var: str, default: Path) -> Path:
     """A path from the environment (as the Makefile exports it) or the repo default."""
     value = os.environ.get(var)
