@@ -11,7 +11,6 @@ ROOT         := $(abspath .)
 CACHE        := $(ROOT)/.cache
 BIN          := $(CACHE)/bin
 UV           := $(CACHE)/bootstrap/bin/uv
-UV_VERSION   := 0.13.8
 PY           := $(ROOT)/.venv/bin/python
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(ROOT)/.venv
@@ -28,7 +27,8 @@ KAFKA_STAMP  := $(DTMON_KAFKA_LIBS)/.stamp
 SPARK_STAMP  := $(DTMON_SPARK_JARS_DIR)/.stamp
 SYS_STAMP    := $(CACHE)/.system-deps
 
-.PHONY: help setup venv kafka-jars spark-jars tools system-deps run kafka test lint fmt docs bench clean s3a-jars
+.PHONY: help setup venv kafka-jars spark-jars tools system-deps run kafka test lint fmt docs bench clean s3a-jars \
+        cluster-deps cluster-binaries cluster-up images deploy cluster-down
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  \033[1m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -106,6 +106,37 @@ $(SYS_STAMP):
 
 system-deps: $(SYS_STAMP) ## install Debian's chromium and prometheus (browser and scrape tests)
 
+# --- the local single-node Kubernetes (k8s/cluster): real control plane, containerd, images
+CLUSTER_PKGS := containerd runc containernetworking-plugins mmdebstrap buildah iptables conntrack uidmap gcc libc6-dev
+CLUSTER_DEPS_STAMP := $(CACHE)/.cluster-deps
+$(CLUSTER_DEPS_STAMP):
+	@if ! dpkg -s $(CLUSTER_PKGS) >/dev/null 2>&1; then \
+	  echo "==> installing Debian packages: $(CLUSTER_PKGS)"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] && echo "" || echo sudo ); \
+	  $$SUDO apt-get -o DPkg::Lock::Timeout=600 update -qq && $$SUDO env DEBIAN_FRONTEND=noninteractive \
+	    apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends $(CLUSTER_PKGS) >/dev/null; \
+	fi
+	@mkdir -p $(CACHE) && touch $@
+
+cluster-deps: $(CLUSTER_DEPS_STAMP) ## install the Debian packages the local cluster needs (containerd, buildah, ...)
+
+cluster-binaries: ## build Kubernetes, etcd and CoreDNS from the Go module proxy (cached)
+	@bash k8s/cluster/build-binaries.sh
+
+cluster-up: cluster-deps cluster-binaries tools ## start the local single-node cluster; KUBECONFIG=.cache/cluster/kubeconfig
+	@bash k8s/cluster/up.sh
+
+images: cluster-deps cluster-binaries tools venv kafka-jars s3a-jars ## build the images with buildah; load them into a running cluster
+	@bash k8s/cluster/images.sh build
+	@if ctr --address /run/dtmon-k8s/containerd/containerd.sock version >/dev/null 2>&1; then \
+	  bash k8s/cluster/images.sh import; fi
+
+deploy: ## install the chart on the local cluster (namespace dtmon, Pod Security enforced) and wait for batches
+	@bash k8s/cluster/deploy.sh
+
+cluster-down: ## stop the local cluster; leaves no process, mount, namespace or rule behind
+	@bash k8s/cluster/down.sh
+
 setup: venv kafka-jars spark-jars ## everything `make run` needs
 
 kafka: venv kafka-jars ## start only the local Kafka broker (Ctrl-C stops it)
@@ -114,7 +145,7 @@ kafka: venv kafka-jars ## start only the local Kafka broker (Ctrl-C stops it)
 run: setup ## start the whole pipeline locally (ARGS="--help" for options)
 	@dtmon up $(ARGS)
 
-test: setup s3a-jars tools system-deps ## run every test: unit, integration, browser, chart, end-to-end
+test: setup s3a-jars tools system-deps cluster-deps images ## run every test: unit, integration, browser, chart, end-to-end, cluster
 	@ruff check . && ruff format --check .
 	@pytest $(ARGS)
 

@@ -35,7 +35,7 @@ SCENARIOS: dict[str, tuple[str, ...]] = {
     "defaults": (),
     "external-kafka": (
         "--set",
-        "kafka.enabled=false",
+        "kafka.mode=external",
         "--set",
         "kafka.externalBootstrapServers=kafka-0.example.internal:9092\\,kafka-1.example.internal:9093",
     ),
@@ -69,6 +69,14 @@ SCENARIOS: dict[str, tuple[str, ...]] = {
         "s3.existingSecret=dtmon-s3-credentials",
         "--set",
         "producer.source=s3",
+    ),
+    "kafka-broker": ("--set", "kafka.mode=broker"),
+    # What `make deploy` installs on the local cluster.
+    "local-cluster": (
+        "-f",
+        str(cs.ROOT / "k8s" / "cluster" / "values.yaml"),
+        "--set",
+        f"minio.image.tag={cs.versions()['MINIO_VERSION']}",
     ),
 }
 STRIMZI_KINDS = {"Kafka", "KafkaNodePool", "KafkaTopic"}
@@ -246,7 +254,7 @@ def test_values_schema_rejects(why: str) -> None:
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (("--set", "kafka.enabled=false"), "kafka.externalBootstrapServers is required"),
+        (("--set", "kafka.mode=external"), "kafka.externalBootstrapServers is required"),
         (("--set", "minio.enabled=false"), "s3.endpoint is required"),
         (
             ("--set", "minio.enabled=false", "--set", "s3.endpoint=http://s3:9000"),
@@ -754,20 +762,16 @@ def test_helm_test_script_against_the_real_api(
 
 
 def test_spark_executor_launcher_starts_the_real_executor_backend(tmp_path: Path) -> None:
-    """The launcher shipped in the executor pod template, as rendered, starts Spark's
-    KubernetesExecutorBackend from PySpark's jars with the environment Spark gives executor
-    pods; with no driver listening, the backend reports it cannot reach the driver URL."""
+    """The launcher the executor pod template runs (the image's `dtmon-spark-executor`)
+    starts Spark's KubernetesExecutorBackend from PySpark's jars with the environment Spark
+    gives executor pods; with no driver listening, the backend reports it cannot reach the
+    driver URL."""
     from devstack.ports import free_port
 
-    cm = _one(cs.load_docs(cs.helm_template().stdout), "ConfigMap", "-processor-spark-conf")
-    launcher = tmp_path / "spark-executor.py"
-    launcher.write_text(cm["data"]["spark-executor.py"])
     template = _executor_template(cs.load_docs(cs.helm_template().stdout))
     assert template is not None
-    assert template["spec"]["containers"][0]["command"] == [
-        "python",
-        "/opt/dtmon/spark-conf/spark-executor.py",
-    ]
+    assert template["spec"]["containers"][0]["command"] == ["dtmon-spark-executor"]
+    launcher = cs.ROOT / ".venv" / "bin" / "dtmon-spark-executor"
     port = free_port()  # nothing listens there: the "driver" is gone
     spark_env = {
         "SPARK_EXECUTOR_MEMORY": "256m",
@@ -780,9 +784,8 @@ def test_spark_executor_launcher_starts_the_real_executor_backend(tmp_path: Path
         "SPARK_JAVA_OPT_0": f"-Djava.io.tmpdir={tmp_path}",
     }
     base = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
-    python = str(cs.ROOT / ".venv" / "bin" / "python")
     proc = subprocess.run(
-        [python, str(launcher), "executor"],
+        [str(launcher), "executor"],
         capture_output=True,
         text=True,
         timeout=180,
@@ -795,7 +798,7 @@ def test_spark_executor_launcher_starts_the_real_executor_backend(tmp_path: Path
     assert f"Failed to connect to /127.0.0.1:{port}" in out, out[-3000:]
 
     missing = subprocess.run(
-        [python, str(launcher), "executor"], capture_output=True, text=True, timeout=60, env=base
+        [str(launcher), "executor"], capture_output=True, text=True, timeout=60, env=base
     )
     assert missing.returncode != 0
     assert "Spark did not set SPARK_EXECUTOR_MEMORY" in missing.stderr

@@ -95,3 +95,48 @@ def test_hadoop_aws_matches_the_hadoop_client_spark_ships() -> None:
     assert shipped == [f"hadoop-client-api-{V['HADOOP_VERSION']}.jar"], shipped
     dockerfile = (ROOT / "services" / "processor" / "Dockerfile").read_text()
     assert f"ARG HADOOP_VERSION={V['HADOOP_VERSION']}" in dockerfile
+
+
+DOCKERFILES = [
+    ROOT / "services" / "producer" / "Dockerfile",
+    ROOT / "services" / "processor" / "Dockerfile",
+    ROOT / "services" / "api" / "Dockerfile",
+    ROOT / "k8s" / "images" / "kafka" / "Dockerfile",
+    ROOT / "k8s" / "images" / "minio" / "Containerfile",
+]
+
+
+def test_every_dockerfile_arg_default_is_the_pinned_version() -> None:
+    """Each Dockerfile's ARG defaults (what a user's `docker build` gets) equal versions.env,
+    which k8s/cluster/images.sh passes as build args: the images CI builds are users' images."""
+    for dockerfile in DOCKERFILES:
+        args = dict(re.findall(r"^ARG\s+(\w+)=(\S*)", dockerfile.read_text(), re.M))
+        assert args.get("BASE_IMAGE") == V["BASE_IMAGE"], dockerfile
+        for key, value in args.items():
+            if key in V:
+                assert value == V[key], f"{dockerfile}: ARG {key}={value}, versions.env {V[key]}"
+
+
+def test_the_image_builds_pass_every_pin_as_a_build_arg() -> None:
+    images = (ROOT / "k8s" / "cluster" / "images.sh").read_text()
+    for key in ("UV_VERSION", "SPARK_VERSION", "SCALA_BINARY_VERSION", "HADOOP_VERSION"):
+        assert f'--build-arg "{key}=${key}"' in images, key
+    assert '--build-arg "KAFKA_VERSION=$KAFKA_VERSION"' in images
+    assert '--build-arg "BASE_IMAGE=$BASE"' in images
+
+
+def test_the_makefile_takes_uv_from_versions_env() -> None:
+    makefile = (ROOT / "Makefile").read_text()
+    assert "include versions.env" in makefile
+    assert not re.search(r"^UV_VERSION\s*:?=", makefile, re.M)
+    assert '"uv==$(UV_VERSION)"' in makefile
+
+
+def test_the_cluster_is_built_at_the_pinned_versions() -> None:
+    build = (ROOT / "k8s" / "cluster" / "build-binaries.sh").read_text()
+    assert "V=$KUBERNETES_VERSION" in build
+    assert '"$ETCD_VERSION"' in build
+    assert "github.com/coredns/coredns@v$COREDNS_VERSION" in build
+    for key in ("KUBERNETES_VERSION", "ETCD_VERSION", "COREDNS_VERSION", "DEBIAN_SUITE"):
+        assert V.get(key), f"versions.env lacks {key}"
+    assert V["BASE_IMAGE"] == f"debian:{V['DEBIAN_SUITE']}-slim"

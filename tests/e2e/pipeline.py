@@ -141,47 +141,52 @@ class Pipeline:
     def batch_offsets(self) -> dict[int, dict[int, tuple[int, int]]]:
         """batch id -> partition -> [start, end) offsets, from Spark's checkpoint offset log."""
         log_dir = self.cfg.data_dir / "checkpoints" / "processor" / "offsets"
-        ends: dict[int, dict[int, int]] = {}
-        for path in log_dir.iterdir():
-            if path.name.isdigit():
-                lines = path.read_text().splitlines()
-                ends[int(path.name)] = {
-                    int(p): int(o) for p, o in json.loads(lines[2])[self.hits_topic].items()
-                }
-        out: dict[int, dict[int, tuple[int, int]]] = {}
-        previous: dict[int, int] = {}
-        for batch_id in sorted(ends):
-            out[batch_id] = {p: (previous.get(p, 0), end) for p, end in ends[batch_id].items()}
-            previous = ends[batch_id]
-        return out
+        entries = {int(p.name): p.read_text() for p in log_dir.iterdir() if p.name.isdigit()}
+        return batch_ranges(entries, self.hits_topic)
 
     def read_lines(self, ranges: dict[int, tuple[int, int]]) -> list[str]:
         """The CSV lines stored at the given offsets of the hits topic (values unpacked)."""
-        consumer = Consumer(
-            {
-                "bootstrap.servers": self.cfg.bootstrap_servers,
-                "group.id": "e2e-truth",
-                "enable.auto.commit": False,
-            }
-        )
-        lines: list[str] = []
-        try:
-            for partition, (start, end) in sorted(ranges.items()):
-                if end <= start:
-                    continue
-                consumer.assign([TopicPartition(self.hits_topic, partition, start)])
-                got = start
-                while got < end:
-                    for msg in consumer.consume(num_messages=min(10_000, end - got), timeout=5):
-                        assert msg.error() is None, msg.error()
-                        if msg.offset() >= end:
-                            got = end
-                            break
-                        lines.extend(msg.value().decode().split("\n"))
-                        got = msg.offset() + 1
-        finally:
-            consumer.close()
-        return lines
+        return read_lines(self.cfg.bootstrap_servers, self.hits_topic, ranges)
+
+
+def batch_ranges(entries: dict[int, str], topic: str) -> dict[int, dict[int, tuple[int, int]]]:
+    """batch id -> partition -> [start, end) offsets, from the texts of Spark's offset log
+    (`<checkpoint>/offsets/<batch id>`: its third line holds each source's end offsets)."""
+    ends = {
+        batch_id: {int(p): int(o) for p, o in json.loads(text.splitlines()[2])[topic].items()}
+        for batch_id, text in entries.items()
+    }
+    out: dict[int, dict[int, tuple[int, int]]] = {}
+    previous: dict[int, int] = {}
+    for batch_id in sorted(ends):
+        out[batch_id] = {p: (previous.get(p, 0), end) for p, end in ends[batch_id].items()}
+        previous = ends[batch_id]
+    return out
+
+
+def read_lines(bootstrap: str, topic: str, ranges: dict[int, tuple[int, int]]) -> list[str]:
+    """The CSV lines stored at the given offsets of a hits topic (values unpacked)."""
+    consumer = Consumer(
+        {"bootstrap.servers": bootstrap, "group.id": "e2e-truth", "enable.auto.commit": False}
+    )
+    lines: list[str] = []
+    try:
+        for partition, (start, end) in sorted(ranges.items()):
+            if end <= start:
+                continue
+            consumer.assign([TopicPartition(topic, partition, start)])
+            got = start
+            while got < end:
+                for msg in consumer.consume(num_messages=min(10_000, end - got), timeout=5):
+                    assert msg.error() is None, msg.error()
+                    if msg.offset() >= end:
+                        got = end
+                        break
+                    lines.extend(msg.value().decode().split("\n"))
+                    got = msg.offset() + 1
+    finally:
+        consumer.close()
+    return lines
 
 
 def hits_in(lines: list[str]) -> int:

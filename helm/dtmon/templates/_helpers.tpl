@@ -83,11 +83,12 @@ imagePullSecrets:
 {{- printf "%s-kafka" (include "dtmon.fullname" .) | trunc 52 | trimSuffix "-" }}
 {{- end }}
 
+{{/* Both in-cluster modes serve clients through "<cluster>-kafka-bootstrap" (Strimzi's name). */}}
 {{- define "dtmon.bootstrapServers" -}}
-{{- if .Values.kafka.enabled }}
-{{- printf "%s-kafka-bootstrap.%s.svc:9092" (include "dtmon.kafkaCluster" .) .Release.Namespace }}
+{{- if eq .Values.kafka.mode "external" }}
+{{- required "kafka.externalBootstrapServers is required when kafka.mode is external" .Values.kafka.externalBootstrapServers }}
 {{- else }}
-{{- required "kafka.externalBootstrapServers is required when kafka.enabled is false" .Values.kafka.externalBootstrapServers }}
+{{- printf "%s-kafka-bootstrap.%s.svc:9092" (include "dtmon.kafkaCluster" .) .Release.Namespace }}
 {{- end }}
 {{- end }}
 

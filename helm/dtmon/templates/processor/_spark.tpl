@@ -33,7 +33,10 @@
 {{- $_ := set $conf "spark.metrics.conf.*.sink.prometheusServlet.path" "/metrics/prometheus" }}
 {{- $_ := set $conf "spark.metrics.appStatusSource.enabled" "true" }}
 {{- $_ := set $conf "spark.sql.streaming.metricsEnabled" "true" }}
-{{- /* Checkpoints on S3A (MinIO or external S3), credentials from AWS_* env. */}}
+{{- /* Checkpoints on S3A (MinIO or external S3), credentials from AWS_* env. hadoop-aws and its
+AWS SDK are in the image (/opt/dtmon/s3a-jars): on the class path, never shipped to executors. */}}
+{{- $_ := set $conf "spark.driver.extraClassPath" "/opt/dtmon/s3a-jars/*" }}
+{{- $_ := set $conf "spark.executor.extraClassPath" "/opt/dtmon/s3a-jars/*" }}
 {{- $_ := set $conf "spark.hadoop.fs.s3a.endpoint" $endpoint }}
 {{- $_ := set $conf "spark.hadoop.fs.s3a.endpoint.region" .Values.s3.region }}
 {{- $_ := set $conf "spark.hadoop.fs.s3a.path.style.access" "true" }}

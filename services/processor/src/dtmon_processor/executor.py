@@ -1,11 +1,11 @@
-"""Start a Spark executor in a dtmon-processor pod (the executor pod template's command).
+"""`dtmon-spark-executor`: start a Spark executor in a dtmon-processor pod.
 
-Why: Spark starts executor pods from the driver's image with the argument `executor` and
-expects the image's entrypoint to turn the SPARK_* environment it sets into a JVM command
-line (Spark's own images ship entrypoint.sh for that). The dtmon-processor image is a Python
-image with PySpark installed by pip, whose entrypoint is `dtmon-processor`; this launcher does
-what entrypoint.sh does for `executor`, with PySpark's jars as the class path, so the same
-image serves as driver and executor.
+Spark starts executor pods from the driver's image with the argument `executor` and expects
+the image's entrypoint to turn the SPARK_* environment it sets into a JVM command line (Spark's
+own images ship entrypoint.sh for that). The dtmon-processor image is Debian's Python and JRE
+with PySpark from uv.lock; the chart's executor pod template runs this launcher, which does
+what entrypoint.sh does for `executor` with PySpark's jars as the class path, so one image
+serves as driver and executor.
 """
 
 from __future__ import annotations

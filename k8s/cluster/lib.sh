@@ -1,0 +1,41 @@
+# Sourced by every k8s/cluster script: where the local cluster keeps its state, and the pins.
+# shellcheck shell=bash
+# shellcheck disable=SC2034  # the variables are for the scripts that source this file
+set -euo pipefail
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+HERE="$ROOT/k8s/cluster"
+set -a
+# shellcheck source=../../versions.env
+. "$ROOT/versions.env"
+set +a
+CACHE="$ROOT/.cache"
+STATE="$CACHE/cluster"            # pki, kubeconfigs, logs, pids, etcd/kubelet/containerd state
+CBIN="$STATE/bin"                 # kube-*, etcd, coredns
+BIN="$CACHE/bin"                  # kubectl, helm for the user
+NETNS=dtmon-k8s                   # the cluster's network namespace; kube-proxy's rules stay in it
+NODE=dtmon-node
+NODE_IP=10.200.0.1
+HOST_IP=10.200.0.2                # the host end of the veth pair to the node
+HOST_IF=dtmon-k8s0
+POD_CIDR=10.244.0.0/16
+SVC_CIDR=10.96.0.0/16
+DNS_IP=10.96.0.10
+IN_NS=(nsenter "--net=/var/run/netns/$NETNS")
+KUBECONFIG_ADMIN="$STATE/kubeconfig"
+RUN=/run/dtmon-k8s                # sockets: short fixed paths (unix sockets cap at 108 bytes)
+CTR_SOCK="$RUN/containerd/containerd.sock"
+CTR=(ctr --address "$CTR_SOCK" -n k8s.io)
+# buildah's own image store (/var/lib/containers) is the machine's layer cache, as Docker's is:
+# every checkout on the machine builds on the same cached layers.
+BUILDAH=(buildah)
+
+log() { printf '==> %s\n' "$*" >&2; }
+die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+kc() { "$CBIN/kubectl" --kubeconfig "$KUBECONFIG_ADMIN" "$@"; }
+pid_alive() { local f="$STATE/pids/$1.pid"; [ -f "$f" ] && kill -0 "$(cat "$f")" 2>/dev/null; }
+# Renders a config template: @STATE@, @RUN@, @NODE@, @NODE_IP@, ... become their values.
+render() {
+  sed -e "s#@STATE@#$STATE#g" -e "s#@RUN@#$RUN#g" -e "s#@NODE@#$NODE#g" -e "s#@NODE_IP@#$NODE_IP#g" \
+      -e "s#@POD_CIDR@#$POD_CIDR#g" -e "s#@SVC_CIDR@#$SVC_CIDR#g" -e "s#@DNS_IP@#$DNS_IP#g" \
+      -e "s#@COREDNS_VERSION@#$COREDNS_VERSION#g" "$HERE/config/$1"
+}
