@@ -80,6 +80,8 @@ SCENARIOS: dict[str, tuple[str, ...]] = {
     ),
 }
 STRIMZI_KINDS = {"Kafka", "KafkaNodePool", "KafkaTopic"}
+# Scenarios whose Kafka is not Strimzi's: an existing cluster, or the chart's own broker.
+BROKERLESS_OR_OWN_KAFKA = {"external-kafka", "kafka-broker", "local-cluster"}
 CUSTOM_KINDS = STRIMZI_KINDS | {"ServiceMonitor"}
 
 
@@ -299,12 +301,13 @@ def test_standard_labels(rendered: dict[str, list[dict[str, Any]]]) -> None:
 
 def test_selectors_match_pod_labels(rendered: dict[str, list[dict[str, Any]]]) -> None:
     for docs in rendered.values():
-        for dep in _kind(docs, "Deployment"):
+        workloads = _kind(docs, "Deployment") + _kind(docs, "StatefulSet")
+        for dep in workloads:
             selector = dep["spec"]["selector"]["matchLabels"]
             labels = dep["spec"]["template"]["metadata"]["labels"]
             assert selector.items() <= labels.items(), dep["metadata"]["name"]
             assert "app.kubernetes.io/component" in selector
-        pods = [d["spec"]["template"]["metadata"]["labels"] for d in _kind(docs, "Deployment")]
+        pods = [d["spec"]["template"]["metadata"]["labels"] for d in workloads]
         for svc in _kind(docs, "Service"):
             sel = svc["spec"]["selector"]
             assert any(sel.items() <= p.items() for p in pods), f"{svc['metadata']['name']}"
@@ -338,8 +341,8 @@ def test_strimzi_resources(rendered: dict[str, list[dict[str, Any]]]) -> None:
     want_version = cs.versions()["KAFKA_VERSION"]
     for name, docs in rendered.items():
         strimzi = [d for d in docs if d["kind"] in STRIMZI_KINDS]
-        if name == "external-kafka":
-            assert not strimzi
+        if name in BROKERLESS_OR_OWN_KAFKA:
+            assert not strimzi, name
             continue
         (kafka,) = _kind(docs, "Kafka")
         cluster = kafka["metadata"]["name"]
@@ -385,8 +388,14 @@ def test_services_use_the_topics_and_bootstrap(rendered: dict[str, list[dict[str
         if name == "external-kafka":
             bootstrap = "kafka-0.example.internal:9092,kafka-1.example.internal:9093"
         else:
-            cluster = _kind(docs, "Kafka")[0]["metadata"]["name"]
+            # Strimzi's bootstrap Service (named after the Kafka), or the chart's own broker's
+            # Service under the same name.
+            kafkas = _kind(docs, "Kafka")
+            cluster = kafkas[0]["metadata"]["name"] if kafkas else "dtmon-kafka"
             bootstrap = f"{cluster}-kafka-bootstrap.dtmon.svc:9092"
+            if not kafkas:
+                services = {d["metadata"]["name"] for d in _kind(docs, "Service")}
+                assert f"{cluster}-kafka-bootstrap" in services, name
         for dep in _kind(docs, "Deployment"):
             if dep["metadata"]["name"].endswith("-minio"):
                 continue

@@ -17,8 +17,8 @@ from pathlib import Path
 from confluent_kafka import Consumer, Producer, TopicPartition
 
 from devstack.paths import cache_dir
-from minidt.samples import REAL_SAMPLE
 from devstack.stack import script
+from minidt.samples import REAL_SAMPLE
 
 
 def _results(bootstrap: str, topic: str) -> list[dict]:

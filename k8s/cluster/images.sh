@@ -63,8 +63,6 @@ build() {
   for tool in buildah mmdebstrap gcc; do
     command -v "$tool" >/dev/null || die "$tool is missing: run \`make cluster-deps\` (Debian packages)"
   done
-  [ -x "$CBIN/coredns" ] || die "coredns missing: run \`make cluster-binaries\`"
-  [ -x "$BIN/minio" ] || die "minio missing: run \`make tools\`"
   mkdir -p "$OUT" "$STATE/logs" "$uv_cache" "$HOME/.m2"
   CTX=$(mktemp -d)
   # Made once per machine: a new base would change every layer above it.
@@ -89,6 +87,8 @@ build() {
   done
 
   # The cluster's own images: the pod sandbox, DNS and the object store.
+  [ -x "$CBIN/coredns" ] || die "coredns missing: run \`make cluster-binaries\`"
+  [ -x "$BIN/minio" ] || die "minio missing: run \`make tools\`"
   gcc -Os -static -o "$CTX/pause" "$ROOT/k8s/images/pause/pause.c"
   strip "$CTX/pause"
   bud dtmon.local/pause:1 k8s/images/pause/Containerfile "$CTX"

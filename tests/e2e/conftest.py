@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from devstack.kafka import KafkaBroker, running_broker
-from minidt.samples import REAL_SAMPLE
 from dtmon_common.topics import DEFAULT_HITS_PARTITIONS
+from minidt.samples import REAL_SAMPLE
 
 from .pipeline import Pipeline
 
