@@ -51,7 +51,7 @@ base_image() {
   # shellcheck disable=SC2016  # "$1" is the hook's argument, expanded by mmdebstrap
   mmdebstrap --quiet --format=tar --variant=minbase --include=ca-certificates \
     --aptopt='Acquire::Languages "none"' \
-    --customize-hook='rm -rf "$1"/var/cache/apt/* "$1"/var/lib/apt/lists/* "$1"/usr/share/doc/* "$1"/usr/share/man/*' \
+    --customize-hook='rm -rf "$1"/var/cache/apt/* "$1"/var/lib/apt/lists/* "$1"/usr/share/doc/*' \
     "$DEBIAN_SUITE" "$CTX/rootfs.tar" "deb ${mirror:-http://deb.debian.org/debian} $DEBIAN_SUITE main"
   bud "$BASE" k8s/images/base/Containerfile "$CTX"
   rm -f "$CTX/rootfs.tar"

@@ -17,19 +17,20 @@ cert() { # name CN O SANs EKU
   local n=$1 cn=$2 o=$3 san=$4 eku=$5 subj
   [ -f "$n.crt" ] && return 0
   openssl genrsa -out "$n.key" 2048 2>/dev/null
-  subj="/CN=$cn"; [ -n "$o" ] && subj="/O=$o/CN=$cn"
+  subj="/CN=$cn"
+  if [ -n "$o" ]; then subj="/O=$o/CN=$cn"; fi
   openssl req -new -key "$n.key" -subj "$subj" -out "$n.csr"
   {
     echo "basicConstraints=CA:FALSE"
     echo "keyUsage=critical,digitalSignature,keyEncipherment"
     echo "extendedKeyUsage=$eku"
-    [ -n "$san" ] && echo "subjectAltName=$san"
+    if [ -n "$san" ]; then echo "subjectAltName=$san"; fi
   } > "$n.ext"
   openssl x509 -req -in "$n.csr" -CA ca.crt -CAkey ca.key -CAcreateserial -days 3650 \
     -extfile "$n.ext" -out "$n.crt" 2>/dev/null
   rm -f "$n.csr" "$n.ext"
 }
-svc_ip=${SVC_CIDR%.*/*}.0.1
+svc_ip=${SVC_CIDR%.*}.1   # the Service CIDR's first address: kubernetes.default
 cert apiserver kube-apiserver "" "DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local,DNS:localhost,IP:127.0.0.1,IP:$NODE_IP,IP:${svc_ip}" serverAuth
 cert apiserver-kubelet-client kube-apiserver-kubelet-client system:masters "" clientAuth
 cert admin dtmon-admin system:masters "" clientAuth
