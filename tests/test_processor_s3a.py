@@ -34,8 +34,9 @@ def test_processor_checkpoints_to_s3a_on_minio(
 ) -> None:
     jars = cache_dir() / "spark-jars-s3a"
     assert any(jars.glob("hadoop-aws-*.jar")), f"{jars} lacks hadoop-aws: run `make s3a-jars`"
+    # A fresh object store: the processor creates its checkpoint bucket itself.
     bucket = f"ckpt-{uuid.uuid4().hex[:8]}"
-    minio_server.client().make_bucket(bucket)
+    assert not minio_server.client().bucket_exists(bucket)
     hits, results = make_topic(partitions=2), make_topic(partitions=1)
     producer = Producer({"bootstrap.servers": kafka_broker.bootstrap_servers})
     lines = (REAL_SAMPLE).read_text().splitlines()[1:]

@@ -39,3 +39,11 @@ render() {
       -e "s#@POD_CIDR@#$POD_CIDR#g" -e "s#@SVC_CIDR@#$SVC_CIDR#g" -e "s#@DNS_IP@#$DNS_IP#g" \
       -e "s#@COREDNS_VERSION@#$COREDNS_VERSION#g" "$HERE/config/$1"
 }
+# Renders a template to a file, rewriting it only when the content changes: kube-proxy exits
+# when its configuration file is touched, so an idempotent `up` must leave it alone.
+render_to() {
+  local tmp
+  tmp=$(mktemp)
+  render "$1" >"$tmp"
+  if cmp -s "$tmp" "$2"; then rm -f "$tmp"; else mv "$tmp" "$2"; fi
+}

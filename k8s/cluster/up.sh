@@ -46,7 +46,7 @@ wait_for() { # what timeout_s command...
   log "$what ready ($((SECONDS - t0)) s)"
 }
 P="$STATE/pki"
-render resolv.conf >"$STATE/resolv.conf"
+render_to resolv.conf "$STATE/resolv.conf"
 
 start etcd "$CBIN/etcd" --name dtmon --data-dir "$STATE/var/lib/etcd" \
   --listen-client-urls http://127.0.0.1:2379 --advertise-client-urls http://127.0.0.1:2379 \
@@ -80,19 +80,19 @@ start kube-scheduler "$CBIN/kube-scheduler" --kubeconfig="$STATE/scheduler.kubec
 wait_for kube-controller-manager 60 "${IN_NS[@]}" curl -sfk https://127.0.0.1:10257/healthz
 wait_for kube-scheduler 60 "${IN_NS[@]}" curl -sfk https://127.0.0.1:10259/healthz
 
-render 10-dtmon.conflist >"$STATE/etc/cni/net.d/10-dtmon.conflist"
-render containerd.toml >"$STATE/containerd.toml"
+render_to 10-dtmon.conflist "$STATE/etc/cni/net.d/10-dtmon.conflist"
+render_to containerd.toml "$STATE/containerd.toml"
 mkdir -p "$STATE/var/lib/containerd" "$RUN/containerd"
 start containerd containerd --config "$STATE/containerd.toml"
 wait_for containerd 30 "${CTR[@]}" version
 bash "$HERE/images.sh" import
 
-render kubelet.yaml >"$STATE/kubelet.yaml"
+render_to kubelet.yaml "$STATE/kubelet.yaml"
 start kubelet "$CBIN/kubelet" --config="$STATE/kubelet.yaml" --kubeconfig="$STATE/kubelet.kubeconfig" \
   --root-dir="$STATE/var/lib/kubelet" --cert-dir="$STATE/var/lib/kubelet/pki" \
   --node-ip="$NODE_IP" --hostname-override="$NODE"
 wait_for "node $NODE" 120 kc wait --for=condition=Ready "node/$NODE" --timeout=2s
-render kube-proxy.yaml >"$STATE/kube-proxy.yaml"
+render_to kube-proxy.yaml "$STATE/kube-proxy.yaml"
 start kube-proxy "$CBIN/kube-proxy" --config="$STATE/kube-proxy.yaml"
 wait_for kube-proxy 60 "${IN_NS[@]}" curl -sf http://127.0.0.1:10256/healthz
 

@@ -51,7 +51,6 @@ AWS SDK are in the image (/opt/dtmon/s3a-jars): on the class path, never shipped
 {{- $_ := set $conf "spark.driver.host" (printf "%s-driver.%s.svc" $name .Release.Namespace) }}
 {{- $_ := set $conf "spark.kubernetes.authenticate.caCertFile" "/var/run/secrets/kubernetes.io/serviceaccount/ca.crt" }}
 {{- $_ := set $conf "spark.kubernetes.authenticate.oauthTokenFile" "/var/run/secrets/kubernetes.io/serviceaccount/token" }}
-{{- $_ := set $conf "spark.kubernetes.executor.podNamePrefix" (printf "%s-exec" $name | trunc 47 | trimSuffix "-") }}
 {{- $_ := set $conf "spark.kubernetes.executor.podTemplateFile" "/opt/dtmon/spark-conf/executor-pod-template.yaml" }}
 {{- $_ := set $conf "spark.kubernetes.executor.podTemplateContainerName" "spark-executor" }}
 {{- $_ := set $conf "spark.kubernetes.executor.request.cores" (toString $p.executor.requestCores) }}

@@ -215,6 +215,7 @@ def _run(args: argparse.Namespace) -> int:
         connector_jars()
     except JarsMissingError as exc:
         return _fail(str(exc))
+    from dtmon_processor.checkpoint_bucket import CheckpointBucketError, ensure_checkpoint_bucket
     from dtmon_processor.metrics import MetricsServer, ProcessorMetrics
     from dtmon_processor.publish import PublishError, ResultsPublisher, ensure_topic
     from dtmon_processor.session import build_session
@@ -238,6 +239,12 @@ def _run(args: argparse.Namespace) -> int:
         available_now=args.available_now,
     )
     spark = build_session(_settings(args, kafka=True))
+    try:
+        conf = dict(spark.sparkContext.getConf().getAll())
+        ensure_checkpoint_bucket(args.checkpoint_location, conf)
+    except CheckpointBucketError as exc:
+        spark.stop()
+        return _fail(str(exc))
     metrics = ProcessorMetrics()
     spark.streams.addListener(LagListener(metrics))
     publisher = ResultsPublisher(args.bootstrap_servers, args.results_topic)
