@@ -37,7 +37,7 @@ stop etcd
 pkill -9 -f "containerd-shim-runc-v2 -namespace k8s.io -address $CTR_SOCK" 2>/dev/null || true
 
 # Mounts the kubelet and containerd made (volumes, rootfs, sandbox network namespaces).
-grep -oE " ($STATE|$RUN|/run/netns/cni-)[^ ]*" /proc/mounts | sort -r | while read -r m; do
+{ grep -oE " ($STATE|$RUN|/run/netns/cni-)[^ ]*" /proc/mounts || true; } | sort -r | while read -r m; do
   umount -l "$m" 2>/dev/null || true
 done
 rm -f /run/netns/cni-* 2>/dev/null || true
