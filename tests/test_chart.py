@@ -22,6 +22,7 @@ import pytest
 import yaml
 
 from dtmon_common import topics
+from minidt.samples import REAL_SAMPLE
 
 _spec = importlib.util.spec_from_file_location(
     "chart_support", Path(__file__).with_name("chart_support.py")
@@ -747,8 +748,7 @@ def test_helm_test_script_against_the_real_api(
         assert "ok: /readyz" in empty.stdout, empty.stdout + empty.stderr
         assert "timed out waiting for a batch" in empty.stderr
 
-        sample = cs.ROOT.parent / "shared" / "data" / "minidt" / "data_000000_head500.txt"
-        hits = parse_csv(sample.read_text()).hits
+        hits = parse_csv(REAL_SAMPLE.read_text()).hits
         message = reference_message(
             hits,
             query_id="helm-test",
