@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The cluster's images, built daemonless with buildah from the project's own Dockerfiles.
-#   images.sh build    base (mmdebstrap) -> producer, processor, api, kafka; pause, coredns,
-#                      minio; each saved as an OCI archive in .cache/cluster/images
+#   images.sh build    base (mmdebstrap) -> producer, processor, api, kafka, minio, and the
+#                      system images; each saved as an OCI archive in .cache/cluster/images
+#   images.sh system   only pause and coredns, which the cluster itself needs
 #   images.sh import   load the archives into the running cluster's containerd
 # The app Dockerfiles are the ones users build with Docker; here BASE_IMAGE is the local
 # Debian base, the host's uv and Maven caches are mounted as build caches, and the host's CA
@@ -86,9 +87,22 @@ build() {
     log "$tag ready ($((SECONDS - t0)) s)"
   done
 
-  # The cluster's own images: the pod sandbox, DNS and the object store.
-  [ -x "$CBIN/coredns" ] || die "coredns missing: run \`make cluster-binaries\`"
+  # The object store the local cluster's chart values run (MinIO's binary at MINIO_VERSION).
   [ -x "$BIN/minio" ] || die "minio missing: run \`make tools\`"
+  cp "$BIN/minio" "$CTX/minio"
+  bud "dtmon.local/minio:$MINIO_VERSION" k8s/images/minio/Containerfile "$CTX"
+  save "dtmon.local/minio:$MINIO_VERSION"
+  system
+  log "images ready in $OUT"
+}
+
+# The cluster's own images, which `make cluster-up` needs before any pod: the pod sandbox
+# (our static pause) and DNS (CoreDNS). Both FROM scratch: no base image, seconds to build.
+system() {
+  command -v buildah >/dev/null || die "buildah is missing: run \`make cluster-deps\`"
+  [ -x "$CBIN/coredns" ] || die "coredns missing: run \`make cluster-binaries\`"
+  mkdir -p "$OUT" "$STATE/logs"
+  [ -n "$CTX" ] || CTX=$(mktemp -d)
   gcc -Os -static -o "$CTX/pause" "$ROOT/k8s/images/pause/pause.c"
   strip "$CTX/pause"
   bud dtmon.local/pause:1 k8s/images/pause/Containerfile "$CTX"
@@ -96,10 +110,6 @@ build() {
   cp "$CBIN/coredns" "$CTX/coredns"
   bud "dtmon.local/coredns:$COREDNS_VERSION" k8s/images/coredns/Containerfile "$CTX"
   save "dtmon.local/coredns:$COREDNS_VERSION"
-  cp "$BIN/minio" "$CTX/minio"
-  bud "dtmon.local/minio:$MINIO_VERSION" k8s/images/minio/Containerfile "$CTX"
-  save "dtmon.local/minio:$MINIO_VERSION"
-  log "images ready in $OUT"
 }
 
 import() {
@@ -122,6 +132,7 @@ import() {
 
 case "${1:-}" in
   build) build ;;
+  system) system ;;
   import) import ;;
-  *) die "usage: images.sh build|import" ;;
+  *) die "usage: images.sh build|system|import" ;;
 esac

@@ -10,6 +10,7 @@ done
 [ -x "$CBIN/kube-apiserver" ] || die "cluster binaries missing: run \`make cluster-binaries\`"
 [ "$(id -u)" = 0 ] || die "the local cluster needs root (network namespace, containerd, kubelet)"
 bash "$HERE/pki.sh"
+bash "$HERE/images.sh" system
 mkdir -p "$STATE"/{pids,logs,var/lib/etcd,var/lib/kubelet,var/log/pods,etc/cni/net.d,var/lib/cni/networks} "$RUN"
 
 # The node lives in its own network namespace: kube-proxy's and CNI's iptables rules stay there.
