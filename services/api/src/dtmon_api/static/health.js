@@ -120,7 +120,7 @@ function buildDetail() {
   const trends = detail.querySelector(".dqm-trends");
   for (const c of CHAMBERS_TOP_DOWN) {
     const head = document.createElement("div");
-    head.className = `rowhead ch${c}`;
+    head.className = `dqm-rowhead ch${c}`;
     const name = document.createElement("span");
     name.className = "name";
     name.textContent = `Chamber ${c}`;
