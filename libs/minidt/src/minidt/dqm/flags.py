@@ -12,17 +12,22 @@ Every decision is a one-sided test at a stated false-alarm probability, never a 
 * **Dead**: no hit where one was expected: P(0 hits) < alpha. A decision needs an expected
   count of at least ``-ln(alpha)`` (``min_expected_dead``); below it a channel is undecided.
 * **Noisy**: P(at least n_i hits) < alpha.
-* **Bursting**: the channel's hits are not spread over the window's batches like the rest of
-  its chamber's: for each batch b, given the channel's K hits in the window, its count k_b
-  is Binomial(K, f_b), with f_b the batch's share of the chamber's *other* hits (plus one, so
-  a batch with no other hit keeps a finite exposure). P(at least k_b) < alpha_burst in any
-  batch flags it. The time resolution is one micro-batch (1-5 s): a burst of 32 hits in
-  2 ms, as seen on real FPGA 1 channel 126, stands out at any trigger interval.
+* **Bursting**: the channel bursts more often than its chamber's channels do. First, a
+  *burst* is a batch in which the channel's hits crowd: given its K hits in the window, its
+  count k_b in batch b is Binomial(K, f_b), with f_b the batch's share of the chamber's
+  *other* hits (plus one, so a batch with no other hit keeps a finite exposure), and
+  P(at least k_b) < BURST_P (1e-5) makes batch b a burst of the channel. Then the channel's
+  number of bursts B is compared with the chamber's typical rate, lambda = (bursts of the
+  chamber's other channels + 1) / 63: P(at least B | Poisson(lambda)) < alpha_burst flags it.
+  So sporadic bursts scattered over the detector (real noise does that: FPGA 1 channel 126
+  fired 32 times within 1.8 ms, then about once) are counted but not flagged, while a channel
+  that keeps bursting is. The time resolution is one micro-batch (1-5 s): a burst of 32 hits
+  in 2 ms stands out at any trigger interval.
 
 ``false_alarm`` and ``burst_false_alarm`` are family-wise: the probability that a healthy
 detector shows at least one flag in one evaluation. They are split over the tests with the
-Bonferroni bound (2 tests x 256 channels; channels x batches for bursts), which holds
-whatever the correlation between tests.
+Bonferroni bound (2 tests x 256 channels; 256 channels for bursting), which holds whatever
+the correlation between tests.
 """
 
 from __future__ import annotations
@@ -38,6 +43,10 @@ from minidt.detector import CHANNELS_PER_CHAMBER, N_CHAMBERS
 from minidt.dqm.special import binom_sf, poisson_sf
 
 SHAPE = (N_CHAMBERS, CHANNELS_PER_CHAMBER)
+BURST_P = 1e-5
+"""A batch whose count of one channel is this improbable (given the channel's window total and
+the chamber's rate in that batch) is a burst of that channel. Healthy channels produce one
+false burst per 1e5 batches, far below the chamber's burst rate floor of 1/63 per window."""
 TRIM_QUANTILES = (0.1, 0.9)
 """Channels whose window/reference ratio lies outside these quantiles do not enter the
 exposure estimate: up to 6 bad channels per chamber cannot move it."""
@@ -68,9 +77,10 @@ class FlagThresholds:
         """Per-test probability of the dead and noisy tests (Bonferroni over 2 x 256)."""
         return self.false_alarm / (2 * N_CHAMBERS * CHANNELS_PER_CHAMBER)
 
-    def burst_alpha(self, batches: int) -> float:
-        """Per-test probability of the burst test over `batches` batches."""
-        return self.burst_false_alarm / (max(batches, 1) * N_CHAMBERS * CHANNELS_PER_CHAMBER)
+    @property
+    def burst_alpha(self) -> float:
+        """Per-channel probability of the bursting test (Bonferroni over 256 channels)."""
+        return self.burst_false_alarm / (N_CHAMBERS * CHANNELS_PER_CHAMBER)
 
     @property
     def min_expected_dead(self) -> float:
@@ -95,7 +105,9 @@ class ChannelFlags:
     p_high: np.ndarray
     """P(at least as many hits)."""
     p_burst: np.ndarray
-    """Smallest burst p-value over the window's batches (1 with fewer than 2 batches)."""
+    """P(at least this many bursts) at the chamber's burst rate (1 without bursts)."""
+    bursts: np.ndarray
+    """Batches of the window in which the channel burst."""
     burst_batch: np.ndarray
     """Index (in the window) of the batch with that p-value, -1 if none."""
     exposure: np.ndarray
@@ -156,19 +168,22 @@ def _window_tests(
 
 def _burst_tests(
     batch_counts: np.ndarray, batch_chamber_hits: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """(smallest p-value, its batch index) per channel; see the module docstring."""
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(p-value of the burst count, burst count, most significant batch or -1) per channel;
+    see the module docstring."""
     k = batch_counts.astype(np.float64)  # (B, C, 64)
     if k.shape[0] < 2:
-        return np.ones(SHAPE), np.full(SHAPE, -1)
+        return np.ones(SHAPE), np.zeros(SHAPE, dtype=np.int64), np.full(SHAPE, -1)
     others = batch_chamber_hits.astype(np.float64)[:, :, None] - k + 1.0
     share = others / others.sum(axis=0, keepdims=True)
     total = np.broadcast_to(k.sum(axis=0, keepdims=True), k.shape)
     mean = total * share
-    p = _upper_tail(k, mean, np.sqrt(mean * (1.0 - share)), binom_sf, total, share)
-    worst = np.argmin(p, axis=0)
-    best_p = np.take_along_axis(p, worst[None], axis=0)[0]
-    return best_p, np.where(best_p < 1.0, worst, -1)
+    p_batch = _upper_tail(k, mean, np.sqrt(mean * (1.0 - share)), binom_sf, total, share)
+    bursts = (p_batch < BURST_P).sum(axis=0)  # (C, 64)
+    rate = (bursts.sum(axis=1, keepdims=True) - bursts + 1.0) / (CHANNELS_PER_CHAMBER - 1)
+    p = np.where(bursts > 0, poisson_sf(bursts, np.broadcast_to(rate, SHAPE)), 1.0)
+    worst = np.argmin(p_batch, axis=0)
+    return p, bursts, np.where(bursts > 0, worst, -1)
 
 
 def channel_flags(
@@ -189,8 +204,8 @@ def channel_flags(
     n = bc.sum(axis=0).astype(np.float64)
     basis, expected, p_low, p_high, exposure = _window_tests(n, reference)
     alpha = th.alpha
-    burst_alpha = th.burst_alpha(bc.shape[0])
-    p_burst, burst_batch = _burst_tests(bc, bh)
+    burst_alpha = th.burst_alpha
+    p_burst, bursts, burst_batch = _burst_tests(bc, bh)
     return ChannelFlags(
         basis=basis,
         counts=n.astype(np.int64),
@@ -202,6 +217,7 @@ def channel_flags(
         p_low=p_low,
         p_high=p_high,
         p_burst=p_burst,
+        bursts=bursts,
         burst_batch=burst_batch,
         exposure=exposure,
         alpha=alpha,

@@ -165,6 +165,7 @@ def _chamber(
                 flags=per_channel[i],  # type: ignore[arg-type]
                 counts=int(flags.counts[c, i]),
                 expected=float(flags.expected[c, i]),
+                bursts=int(flags.bursts[c, i]),
                 p_value=float(min(ps)),
             )
         )
@@ -236,6 +237,7 @@ def _chamber(
             counts=flags.counts[c].tolist(),
             expected=[round(float(x), 3) for x in flags.expected[c]],
             flags=per_channel,  # type: ignore[arg-type]
+            bursts=flags.bursts[c].tolist(),
         ),
         fit_window=fit_window,
         fit_cumulative=fit_cumulative,

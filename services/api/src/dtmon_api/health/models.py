@@ -47,6 +47,7 @@ class FlaggedChannel(BaseModel):
     flags: list[Flag]
     counts: int = Field(description="hits in the window")
     expected: float = Field(description="expected hits in the window")
+    bursts: int = Field(description="batches of the window in which the channel burst")
     p_value: float = Field(description="smallest p-value of the tests that flagged it")
 
 
@@ -63,6 +64,7 @@ class CellMap(BaseModel):
     counts: list[int] = Field(description="hits per channel in the window")
     expected: list[float] = Field(description="expected hits per channel in the window")
     flags: list[list[Flag]] = Field(description="flags per channel")
+    bursts: list[int] = Field(description="bursts per channel in the window (flagged or not)")
 
 
 class ChamberHealth(BaseModel):
@@ -89,7 +91,7 @@ class Thresholds(BaseModel):
     false_alarm: float = Field(description="family-wise, dead and noisy tests, per evaluation")
     burst_false_alarm: float = Field(description="family-wise, burst tests, per evaluation")
     alpha: float = Field(description="per-test probability of the dead and noisy tests")
-    burst_alpha: float = Field(description="per-test probability of the burst tests")
+    burst_alpha: float = Field(description="per-channel probability of the bursting test")
     min_expected_dead: float = Field(description="expected hits a dead decision needs")
     t0_tolerance_ns: float
     red_dead_channels: int

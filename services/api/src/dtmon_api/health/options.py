@@ -79,7 +79,8 @@ def add_health_arguments(parser: Any) -> None:
         "--dqm-burst-false-alarm",
         type=_probability,
         default=d.burst_false_alarm,
-        help="the same for the bursting flag (split over channels x window batches)",
+        help="the same for the bursting flag (a channel bursting more often than its "
+        "chamber's channels; split over the 256 channels)",
     )
     g.add_argument(
         "--dqm-t0-tolerance-ns",

@@ -174,9 +174,10 @@ function drawCells(ch) {
   }));
   const hover = m.channel.map((channel, i) => {
     const flags = m.flags[i].length ? ` · ${m.flags[i].join(", ").toUpperCase()}` : "";
+    const bursts = m.bursts[i] ? ` · ${m.bursts[i]} burst${m.bursts[i] > 1 ? "s" : ""}` : "";
     return (
       `channel ${channel} · layer ${m.layer[i]} cell ${m.cell[i]}<br>` +
-      `${m.counts[i]} hits, ${m.expected[i].toFixed(1)} expected${flags}`
+      `${m.counts[i]} hits, ${m.expected[i].toFixed(1)} expected${bursts}${flags}`
     );
   });
   const traces = [
