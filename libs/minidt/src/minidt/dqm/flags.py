@@ -11,7 +11,9 @@ Every decision is a one-sided test at a stated false-alarm probability, never a 
   median count of its 64 channels, and ``n_i`` is Poisson(median).
 * **Dead**: no hit where one was expected: P(0 hits) < alpha. A decision needs an expected
   count of at least ``-ln(alpha)`` (``min_expected_dead``); below it a channel is undecided.
-* **Noisy**: P(at least n_i hits) < alpha.
+* **Noisy**: P(at least n_i hits) < alpha, counting only the batches in which the channel
+  did not burst (and scaling the expectation to their share of the exposure): a noisy
+  channel is one whose steady rate is too high; bursts are the bursting test's business.
 * **Bursting**: the channel bursts more often than its chamber's channels do. First, a
   *burst* is a batch in which the channel's hits crowd: given its K hits in the window, its
   count k_b in batch b is Binomial(K, f_b), with f_b the batch's share of the chamber's
@@ -145,45 +147,56 @@ def _upper_tail(n: np.ndarray, mean: np.ndarray, sd: np.ndarray, sf: Any, *args:
 
 
 def _window_tests(
-    n: np.ndarray, reference: np.ndarray | None
+    n: np.ndarray, quiet_n: np.ndarray, quiet_share: np.ndarray, reference: np.ndarray | None
 ) -> tuple[Basis, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """(basis, expected, p_low, p_high, exposure) of the dead and noisy tests."""
+    """(basis, expected, p_low, p_high, exposure) of the dead and noisy tests.
+
+    The noisy test leaves out the channel's burst batches (``quiet_n`` hits in the rest,
+    which hold ``quiet_share`` of the chamber's exposure): bursts are the bursting test's
+    business, and a noisy channel is one whose steady rate is too high."""
     if reference is not None:
         m = np.asarray(reference, dtype=np.float64).reshape(SHAPE)
         s = _exposure(n, m)[:, None]
         p = s / (1.0 + s)
         expected = s * m
         p_low = np.where(n == 0, np.power(1.0 - p, m), 1.0)
-        pp = np.broadcast_to(p, n.shape)
-        mean = (n + m) * pp  # of the conditional binomial
-        p_high = _upper_tail(n, mean, np.sqrt(mean * (1 - pp)), binom_sf, n + m, pp)
-
+        sq = s * quiet_share
+        pq = sq / (1.0 + sq)
+        mean = (quiet_n + m) * pq  # of the conditional binomial
+        p_high = _upper_tail(quiet_n, mean, np.sqrt(mean * (1 - pq)), binom_sf, quiet_n + m, pq)
         return Basis.reference, expected, p_low, p_high, s[:, 0]
     median = np.median(n, axis=1)
     expected = np.broadcast_to(median[:, None], n.shape).astype(np.float64)
     p_low = np.where(n == 0, np.exp(-expected), 1.0)
-    p_high = _upper_tail(n, expected, np.sqrt(expected), poisson_sf, expected)
+    mu = expected * quiet_share
+    p_high = _upper_tail(quiet_n, mu, np.sqrt(mu), poisson_sf, mu)
     return Basis.chamber_median, expected, p_low, p_high, median
 
 
 def _burst_tests(
     batch_counts: np.ndarray, batch_chamber_hits: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(p-value of the burst count, burst count, most significant batch or -1) per channel;
-    see the module docstring."""
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per channel: (p-value of the burst count, burst count, most significant batch or -1,
+    hits outside burst batches, the chamber's exposure share outside them); see the module
+    docstring."""
     k = batch_counts.astype(np.float64)  # (B, C, 64)
+    total_k = k.sum(axis=0)
     if k.shape[0] < 2:
-        return np.ones(SHAPE), np.zeros(SHAPE, dtype=np.int64), np.full(SHAPE, -1)
+        ones = np.ones(SHAPE)
+        return ones, np.zeros(SHAPE, dtype=np.int64), np.full(SHAPE, -1), total_k, ones
     others = batch_chamber_hits.astype(np.float64)[:, :, None] - k + 1.0
     share = others / others.sum(axis=0, keepdims=True)
-    total = np.broadcast_to(k.sum(axis=0, keepdims=True), k.shape)
+    total = np.broadcast_to(total_k[None], k.shape)
     mean = total * share
     p_batch = _upper_tail(k, mean, np.sqrt(mean * (1.0 - share)), binom_sf, total, share)
-    bursts = (p_batch < BURST_P).sum(axis=0)  # (C, 64)
+    burst = p_batch < BURST_P
+    bursts = burst.sum(axis=0)  # (C, 64)
     rate = (bursts.sum(axis=1, keepdims=True) - bursts + 1.0) / (CHANNELS_PER_CHAMBER - 1)
     p = np.where(bursts > 0, poisson_sf(bursts, np.broadcast_to(rate, SHAPE)), 1.0)
     worst = np.argmin(p_batch, axis=0)
-    return p, bursts, np.where(bursts > 0, worst, -1)
+    quiet_n = total_k - (k * burst).sum(axis=0)
+    quiet_share = np.maximum(1.0 - (share * burst).sum(axis=0), 1e-9)
+    return p, bursts, np.where(bursts > 0, worst, -1), quiet_n, quiet_share
 
 
 def channel_flags(
@@ -202,10 +215,10 @@ def channel_flags(
     bc = np.asarray(batch_counts, dtype=np.int64).reshape(-1, *SHAPE)
     bh = np.asarray(batch_chamber_hits, dtype=np.int64).reshape(-1, N_CHAMBERS)
     n = bc.sum(axis=0).astype(np.float64)
-    basis, expected, p_low, p_high, exposure = _window_tests(n, reference)
+    p_burst, bursts, burst_batch, quiet_n, quiet_share = _burst_tests(bc, bh)
+    basis, expected, p_low, p_high, exposure = _window_tests(n, quiet_n, quiet_share, reference)
     alpha = th.alpha
     burst_alpha = th.burst_alpha
-    p_burst, bursts, burst_batch = _burst_tests(bc, bh)
     return ChannelFlags(
         basis=basis,
         counts=n.astype(np.int64),
