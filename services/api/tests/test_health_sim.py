@@ -70,7 +70,9 @@ FAULTS = Faults(
 
 @pytest.fixture(scope="module")
 def faulty_run() -> list[dict[str, Any]]:
-    return _run(FAULTS)
+    """120 batches: the window holds the last 42, the cumulative view all (enough drift
+    times for a fit even at a quarter of today's trigger rate)."""
+    return _run(FAULTS, 120)
 
 
 def _flagged(report, flag: str) -> set[tuple[int, int]]:
@@ -83,7 +85,7 @@ def test_injected_faults_are_flagged_against_the_reference(
     reference_file: Path, faulty_run
 ) -> None:
     report = _service(faulty_run, reference_file).report()
-    assert report.basis == "reference" and report.window_batches == WINDOW_BATCHES
+    assert report.basis == "reference" and report.window_batches == WINDOW_BATCHES + 1
     assert _flagged(report, "dead") == {(0, 5), (2, 17)}
     assert _flagged(report, "bursting") == {(3, 100)}
     assert (1, 70) in _flagged(report, "noisy")
@@ -91,9 +93,9 @@ def test_injected_faults_are_flagged_against_the_reference(
     by = {ch.chamber: ch for ch in report.chambers}
     assert all(ch.status is Status.yellow for ch in report.chambers), report.chambers
     assert any("dead channel: 5" in r for r in by[0].reasons)
-    assert any(r.startswith("t0 off the reference by +") for r in by[3].reasons), by[3].reasons
-    assert not any(r.startswith("t0") for c in (0, 1, 2) for r in by[c].reasons)
-    fit = by[3].fit_window
+    assert any("t0 off the reference by +" in r for r in by[3].reasons), by[3].reasons
+    assert not any("t0 off" in r for c in (0, 1, 2) for r in by[c].reasons)
+    fit = by[3].fit_cumulative
     assert fit.converged and fit.t0_ns == pytest.approx(20.0, abs=3 * fit.t0_err_ns + 1.0)
     # The cell map marks the flagged cells where minidt's geometry puts them.
     cells = by[0].cells
@@ -109,7 +111,7 @@ def test_injected_faults_are_flagged_without_a_reference(faulty_run) -> None:
     assert _flagged(report, "dead") == {(0, 5), (2, 17)}
     assert _flagged(report, "bursting") == {(3, 100)}
     assert (1, 70) in _flagged(report, "noisy")
-    assert any(r.startswith("t0 off nominal by +") for r in report.chambers[3].reasons)
+    assert any("t0 off nominal by +" in r for r in report.chambers[3].reasons)
 
 
 def test_many_dead_channels_turn_a_chamber_red(reference_file: Path) -> None:
@@ -155,10 +157,10 @@ def test_clean_run_status_stays_green(reference_file: Path, clean_run) -> None:
 
 
 def test_fit_recovers_the_simulator_t0_and_t_max(clean_run) -> None:
-    """Cumulative view of 200 clean batches (~4.9 minutes, ~6,000 hits per chamber in the
+    """Cumulative view of 400 clean batches (~10 minutes, ~15,000 hits per chamber in the
     box): every chamber's t0 and t_max within 3 standard errors + 1 ns of the truth, with
     standard errors below 1.5 ns; the drift velocity then matches 53.8 um/ns."""
-    service = _service(clean_run[:200], None)
+    service = _service(clean_run, None)
     report = service.report()
     for ch in report.chambers:
         fit = ch.fit_cumulative
@@ -168,7 +170,7 @@ def test_fit_recovers_the_simulator_t0_and_t_max(clean_run) -> None:
         assert fit.t_max_ns == pytest.approx(MAX_DRIFT_NS, abs=3 * fit.t_max_err_ns + 1.0), fit
         v_err = fit.drift_velocity_err_um_per_ns
         assert fit.drift_velocity_um_per_ns == pytest.approx(53.8, abs=3 * v_err + 0.2)
-    assert len(report.trend) == 1 and report.trend[0].batch_id == 199
+    assert len(report.trend) == 1 and report.trend[0].batch_id == 399
 
 
 def test_reference_file_errors_name_the_place(tmp_path: Path) -> None:

@@ -7,9 +7,10 @@ changes). A chamber's status is the worst of its checks:
 * red: no hits while the other chambers have plenty, or at least --dqm-red-dead-channels
   dead channels;
 * yellow: any dead, noisy or bursting channel; too few hits for a decision; its share of
-  the hits outside the band around the reference share; a window time-box fit that fails
-  with enough entries, or whose t0 or t_max is off the reference (nominal: 0 ns and
-  21 mm / 53.8 um/ns without a reference) by more than the tolerance plus 3 standard errors;
+  the hits outside the band around the reference share; a time-box fit (the window's, or
+  the cumulative view's while the window holds too few entries) that fails with enough
+  entries, or whose t0 or t_max is off the reference (nominal: 0 ns and 21 mm / 53.8 um/ns
+  without a reference) by more than the tolerance plus 3 standard errors;
 * green otherwise; unknown before the first batch.
 """
 
@@ -104,11 +105,29 @@ def _sum_drift(window: Sequence[StoredBatch], chamber: int) -> Histogram | None:
 
 
 def _fit_checks(
-    fit: TimeBoxFitOut, ref: TimeBoxFitOut | None, tolerance: float, min_entries: int
+    window: TimeBoxFitOut,
+    cumulative: TimeBoxFitOut,
+    ref: TimeBoxFitOut | None,
+    tolerance: float,
+    min_entries: int,
 ) -> list[str]:
-    """Yellow reasons from the window's time-box fit."""
-    if not fit.converged:
-        return [f"time-box fit failed: {fit.message}"] if fit.entries >= min_entries else []
+    """Yellow reasons from the time-box fit: the window's when it converged (it follows
+    changes), else the cumulative view's (a window of a low trigger rate may hold too few
+    entries for a fit)."""
+    if window.converged:
+        return _fit_deviations("", window, ref, tolerance)
+    if window.entries >= min_entries:
+        return [f"time-box fit failed: {window.message}"]
+    if cumulative.converged:
+        return _fit_deviations("cumulative ", cumulative, ref, tolerance)
+    if cumulative.entries >= min_entries:
+        return [f"cumulative time-box fit failed: {cumulative.message}"]
+    return []
+
+
+def _fit_deviations(
+    view: str, fit: TimeBoxFitOut, ref: TimeBoxFitOut | None, tolerance: float
+) -> list[str]:
     use_ref = ref is not None and ref.converged
     out = []
     for name, value, err, nominal, nominal_err in (
@@ -125,7 +144,8 @@ def _fit_checks(
         if abs(delta) > tolerance + SIGMAS * sigma:
             what = "the reference" if use_ref else "nominal"
             out.append(
-                f"{name} off {what} by {delta:+.1f} ± {sigma:.1f} ns (tolerance {tolerance:g} ns)"
+                f"{view}{name} off {what} by {delta:+.1f} ± {sigma:.1f} ns "
+                f"(tolerance {tolerance:g} ns)"
             )
     return out
 
@@ -203,7 +223,9 @@ def _chamber(
         if not settings.share_low <= ratio <= settings.share_high:
             yellow.append(f"share of hits {share:.1%} vs reference {ref_share:.1%}")
     ref_fit = reference.fits[c] if reference is not None else None
-    yellow += _fit_checks(fit_window, ref_fit, settings.t0_tolerance_ns, MIN_ENTRIES)
+    yellow += _fit_checks(
+        fit_window, fit_cumulative, ref_fit, settings.t0_tolerance_ns, MIN_ENTRIES
+    )
 
     if not has_data:
         status = Status.unknown
