@@ -262,6 +262,8 @@ function drawFit(ch) {
 
 function drawTrends(trend) {
   const x = trend.map((p) => new Date(p.emitted_at_ms));
+  // One point: a minute either side instead of Plotly's millisecond ticks.
+  const single = x.length === 1 ? [new Date(+x[0] - 60000), new Date(+x[0] + 60000)] : null;
   const plots = [
     ["dqm-trend-t0", "t0_ns", "t0_err_ns", "Time-box t0 (window fit)", "ns"],
     ["dqm-trend-tmax", "t_max_ns", "t_max_err_ns", "Time-box t_max (window fit)", "ns"],
@@ -293,7 +295,10 @@ function drawTrends(trend) {
         title: { text: title, font: { size: fs(13) }, x: 0.02, y: 0.97, yanchor: "top" },
         margin: { l: 52, r: 10, t: 46, b: 38 },
         legend: { orientation: "h", x: 0, y: 1.0, yanchor: "bottom", font: { size: fs(10) } },
-        xaxis: axis("evaluated batch emitted at (local time)", { type: "date" }),
+        xaxis: axis("evaluated batch emitted at (local time)", {
+          type: "date",
+          ...(single ? { range: single, autorange: false } : { autorange: true }),
+        }),
         yaxis: axis(unit),
       }),
       CONFIG,
