@@ -83,7 +83,7 @@ SCENARIOS: dict[str, tuple[str, ...]] = {
 STRIMZI_KINDS = {"Kafka", "KafkaNodePool", "KafkaTopic"}
 # Scenarios whose Kafka is not Strimzi's: an existing cluster, or the chart's own broker.
 BROKERLESS_OR_OWN_KAFKA = {"external-kafka", "kafka-broker", "local-cluster"}
-CUSTOM_KINDS = STRIMZI_KINDS | {"ServiceMonitor"}
+CUSTOM_KINDS = STRIMZI_KINDS | {"ServiceMonitor", "PrometheusRule"}  # rules: tests/test_alerts.py
 
 
 @pytest.fixture(scope="session")

@@ -94,9 +94,10 @@ def test_wire_positions_follow_cell_size_and_stagger() -> None:
             x_hi, z_hi = positions[layer + 1, 0]
             assert z_hi - z_lo == pytest.approx(13.0)
             assert abs(x_hi - x_lo) == pytest.approx(21.0)
-        assert positions[1, 0] == pytest.approx((21.0, d.CHAMBER_HEIGHTS_MM[chamber] + 6.5))
+        assert positions[1, 0] == pytest.approx((42.0, d.CHAMBER_HEIGHTS_MM[chamber] + 6.5))
+        assert positions[2, 0][0] == pytest.approx(21.0)
     x, z = d.wire_position_mm(np.array([0, 3]), np.array([3, 64 + 3]))
-    assert x.tolist() == [21.0, 21.0]
+    assert x.tolist() == [42.0, 42.0]  # bottom layer: a shifted row
     with pytest.raises(ValueError, match="channel"):
         d.wire_position_mm(0, 128)
 

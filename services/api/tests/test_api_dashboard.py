@@ -23,7 +23,7 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 ARTIFACTS = Path(__file__).resolve().parents[3] / "artifacts"
-N_PLOTS = 3 + 16  # time series + 4 chambers x 4 quantities
+N_PLOTS = 3 + 16  # time series + 4 chambers x 4 quantities (health plots, .dqm, apart)
 RECORD_CSP = """
 window.__csp = [];
 document.addEventListener("securitypolicyviolation", (e) => {
@@ -32,14 +32,14 @@ document.addEventListener("securitypolicyviolation", (e) => {
 """
 ALL_PLOTS_HAVE_DATA = """
 ([n, positive]) => {
-  const plots = [...document.querySelectorAll(".js-plotly-plot")];
+  const plots = [...document.querySelectorAll(".js-plotly-plot:not(.dqm)")];
   const drawn = (t) =>
     Array.isArray(t.y) && t.y.length > 1 && (!positive || t.y.some((v) => v > 0));
   return plots.length === n && plots.every((el) => el.data && el.data.some(drawn));
 }
 """
 EMPTY_PLOTS = """
-() => [...document.querySelectorAll(".js-plotly-plot")]
+() => [...document.querySelectorAll(".js-plotly-plot:not(.dqm)")]
   .filter((el) => !el.data.some((t) => Array.isArray(t.y) && t.y.some((v) => v > 0)))
   .map((el) => el.id)
 """

@@ -24,6 +24,7 @@ def _parsers() -> list[tuple[str, Callable[[], argparse.ArgumentParser]]]:
     from devstack.kafka_cli import build_parser as kafka
     from devstack.stack_cli import build_parser as stack
     from dtmon_api.cli import build_parser as api
+    from dtmon_api.health.snapshot import build_parser as reference
     from dtmon_processor.cli import build_parser as processor
     from dtmon_producer.cli import build_parser as producer
 
@@ -31,6 +32,7 @@ def _parsers() -> list[tuple[str, Callable[[], argparse.ArgumentParser]]]:
         ("dtmon-producer", producer),
         ("dtmon-processor", processor),
         ("dtmon-api", api),
+        ("dtmon-reference", reference),
         ("dtmon up", stack),
         ("dtmon-kafka", kafka),
     ]

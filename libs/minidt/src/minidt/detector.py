@@ -6,9 +6,12 @@ arrays out, so the same code serves the simulator (one hit) and the reference (a
 Geometry convention used by ``wire_position_mm`` (the docs fix cell size and stagger but
 not an origin, so this is ours):
 
-* x: along the chamber's measuring direction, origin at the left edge of layers 1 and 3.
-  Wire of cell k in layers 1 and 3 sits at ``(k + 0.5) * 42`` mm; layers 2 and 4 are
-  staggered by half a cell, at ``(k + 1.0) * 42`` mm.
+* x: along the chamber's measuring direction, origin at the left edge of layers 2 and 4
+  (rows ``1, 5, 9 ...`` and ``0, 4, 8 ...``). Wire of cell k in layers 2 and 4 sits at
+  ``(k + 0.5) * 42`` mm; layers 1 and 3 (rows ``3, 7, 11 ...`` and ``2, 6, 10 ...``) are
+  shifted by half a cell, +21 mm, at ``(k + 1.0) * 42`` mm. This is the direction of the
+  course document's figures, and the only one in which the real sample's muon clusters
+  fit straight lines (docs/detector.md; locked by a test on ``REAL_SAMPLE``).
 * z: height above the floor. The chamber's reference height (CHAMBER_HEIGHTS_MM) is the
   bottom of layer 1; the wire of layer L (1 = bottom ... 4 = top) sits at
   ``height + (L - 0.5) * 13`` mm.
@@ -112,7 +115,7 @@ def fpga_of(chamber: Any) -> Any:
 def wire_position_mm(chamber: Any, channel: Any) -> tuple[Any, Any]:
     """(x, z) of a channel's sense wire: x in the chamber frame, z above the floor.
 
-    See the module docstring for the convention (layers 2 and 4 shifted by half a cell).
+    See the module docstring for the convention (layers 1 and 3 shifted by half a cell).
     ``channel`` is the raw TDC_CHANNEL (0-127; 64-127 for chambers 1 and 3 are accepted
     too, only ``channel % 64`` matters for the position).
     """
@@ -124,7 +127,7 @@ def wire_position_mm(chamber: Any, channel: Any) -> tuple[Any, Any]:
         raise ValueError(f"channel must be 0-{2 * CHANNELS_PER_CHAMBER - 1}, got {channel!r}")
     layer = _LAYER_OF_MOD4[c % 4]
     cell = (c % CHANNELS_PER_CHAMBER) // 4
-    stagger = np.where(layer % 2 == 0, 0.5, 0.0)
+    stagger = np.where(layer % 2 == 1, 0.5, 0.0)
     x = (cell + 0.5 + stagger) * CELL_WIDTH_MM
     z = _HEIGHTS[ch] + (layer - 0.5) * CELL_HEIGHT_MM
     return _out(x, chamber, channel), _out(z, chamber, channel)

@@ -20,6 +20,9 @@ from fastapi.responses import JSONResponse
 from dtmon_api.api import build_api_router
 from dtmon_api.consumer import ResultsConsumer
 from dtmon_api.deps import Services
+from dtmon_api.health.metrics import register_health_metrics
+from dtmon_api.health.router import build_health_router
+from dtmon_api.health.service import HealthService
 from dtmon_api.hub import Hub, SlotLimiter
 from dtmon_api.metrics import Metrics
 from dtmon_api.middleware import MetricsMiddleware, SecurityHeadersMiddleware
@@ -100,8 +103,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url=None,
     )
     app.state.services = services
+    app.state.health = HealthService(store, settings.health, settings.history)
+    register_health_metrics(metrics.registry, app.state.health)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.include_router(build_api_router(settings))
+    app.include_router(build_health_router())
     mount_pages(app)
     app.add_middleware(GZipMiddleware, minimum_size=1024)
     if settings.cors_origins:

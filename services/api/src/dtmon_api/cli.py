@@ -11,6 +11,8 @@ from types import FrameType
 import uvicorn
 
 from dtmon_api.app import create_app
+from dtmon_api.health.options import add_health_arguments, health_settings_from_args
+from dtmon_api.health.reference import ReferenceError
 from dtmon_api.hub import Hub
 from dtmon_api.settings import Settings
 from dtmon_common.cli import EnvArgumentParser, add_kafka_arguments, add_logging_arguments
@@ -86,6 +88,7 @@ def build_parser(env: dict[str, str] | None = None) -> EnvArgumentParser:
         default=defaults.window_seconds,
         help="width of the sliding-window view, ending at the newest batch",
     )
+    add_health_arguments(parser)
     add_kafka_arguments(parser)
     add_logging_arguments(parser)
     return parser
@@ -103,6 +106,7 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         default_limit=min(Settings().default_limit, args.max_limit),
         sse_keepalive_seconds=args.sse_keepalive_seconds,
         cors_origins=tuple(args.cors_origins),
+        health=health_settings_from_args(args),
     )
 
 
@@ -116,7 +120,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         "starting dtmon-api",
         extra={"host": args.host, "port": args.port, "topic": settings.results_topic},
     )
-    app = create_app(settings)
+    try:
+        app = create_app(settings)
+    except ReferenceError as err:
+        log.error("%s", err)
+        return 2
     config = uvicorn.Config(
         app,
         host=args.host,

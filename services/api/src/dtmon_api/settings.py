@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from dtmon_api.health.options import HealthSettings
 from dtmon_common.topics import DEFAULT_BOOTSTRAP_SERVERS, RESULTS_TOPIC
 
 
@@ -30,6 +31,8 @@ class Settings:
     sse_retry_ms: int = 3000
     cors_origins: tuple[str, ...] = field(default_factory=tuple)
     consumer_backoff_max_seconds: float = 30.0
+    health: HealthSettings = field(default_factory=HealthSettings)
+    """Data-quality thresholds and the reference run (dtmon_api.health.options)."""
 
     def __post_init__(self) -> None:
         checks = {

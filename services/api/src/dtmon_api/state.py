@@ -321,6 +321,12 @@ class BatchStore:
         with self._lock:
             return dataclasses.replace(self._cumulative)
 
+    def window_batches(self) -> list[StoredBatch]:
+        """The batches of the sliding window, oldest first (per-batch detail for the
+        data-quality flags, which test how a channel's hits spread over the batches)."""
+        with self._lock:
+            return list(self._window)
+
     def window(self) -> Totals:
         """Sums over the window; computed once per applied batch and cached.
 

@@ -20,6 +20,7 @@ from dtmon_common.cli import EnvArgumentParser, add_kafka_arguments, add_logging
 from dtmon_common.logs import configure_logging
 from dtmon_common.topics import DEFAULT_HITS_PARTITIONS
 from dtmon_producer.errors import EXIT_BAD_INPUT, EXIT_DELIVERY_FAILED, EXIT_OK, InputError
+from dtmon_producer.sim.fault_options import add_fault_arguments, faults_from_args
 from dtmon_producer.sink import Sink
 from dtmon_producer.sources import Source
 
@@ -124,6 +125,7 @@ def build_parser() -> EnvArgumentParser:
         help="muons per second of detector time through the generation plane "
         "(default: the simulator's calibrated value)",
     )
+    add_fault_arguments(sim)
     pace = parser.add_argument_group("pacing")
     pace.add_argument(
         "--rate",
@@ -208,7 +210,7 @@ def make_source(args: argparse.Namespace) -> Source:
     if spec == "sim":
         from dtmon_producer.sim.source import SimSource
 
-        return SimSource(seed=args.seed, muon_rate=args.muon_rate)
+        return SimSource(seed=args.seed, muon_rate=args.muon_rate, faults=faults_from_args(args))
     if spec.startswith("s3://"):
         from dtmon_producer.sources.s3 import S3Settings, S3Source
 

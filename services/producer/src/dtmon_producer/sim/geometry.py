@@ -1,7 +1,7 @@
 """Wire positions of the telescope as arrays, built from minidt.detector.
 
 minidt.detector owns the facts and the frame convention (chamber heights, cell size, the
-channel numbering, the half-cell stagger of layers 2 and 4, `wire_position_mm`). What it
+channel numbering, the half-cell stagger of layers 1 and 3, `wire_position_mm`). What it
 leaves open is modelled here and named: which chamber is rotated, how long the wires are,
 and where the trigger scintillators lie.
 """

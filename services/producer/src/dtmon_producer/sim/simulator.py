@@ -13,6 +13,7 @@ import numpy as np
 
 from dtmon_producer.sim.ancillary import HITS_PER_GROUP, ancillary_groups
 from dtmon_producer.sim.daq import ORBIT_NS, ORBIT_WRAP, format_lines, quantise
+from dtmon_producer.sim.faults import Faults
 from dtmon_producer.sim.geometry import build_telescope
 from dtmon_producer.sim.muons import plane_area_m2, simulate_muons
 from dtmon_producer.sim.noise import NoiseModel
@@ -44,9 +45,12 @@ class Simulator:
         noise_rate: float = NOISE_HITS_PER_S,
         window_orbits: int = WINDOW_ORBITS,
         first_orbit: int | None = None,
+        faults: Faults | None = None,
     ) -> None:
         self.seed = secrets.randbits(32) if seed is None else int(seed)
         self.rng = np.random.default_rng(self.seed)
+        self.faults = faults if faults is not None and faults.any else None
+        self.fault_rng = np.random.default_rng([self.seed, 1])
         self.telescope = build_telescope()
         self.noise = NoiseModel.build(self.rng, self.telescope)
         area = plane_area_m2(self.telescope)
@@ -71,6 +75,10 @@ class Simulator:
         fpga = np.concatenate([muons.fpga, np.full(n_scint, det.SCINT_FPGA), n_fpga])
         channel = np.concatenate([muons.channel, np.full(n_scint, det.SCINT_CHANNEL), n_chan])
         time = np.concatenate([muons.time_ns, muons.scint_time_ns, n_time])
+        if self.faults is not None:
+            fpga, channel, time = self.faults.apply(
+                self.fault_rng, fpga, channel, time, self.window_ns
+            )
         order = np.argsort(time, kind="stable")
         orbit, bx, tdc = quantise(time[order], self.orbit)
         fpga, channel = fpga[order], channel[order]
