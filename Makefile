@@ -128,8 +128,6 @@ cluster-up: cluster-deps cluster-binaries tools ## start the local single-node c
 
 images: cluster-deps cluster-binaries tools venv kafka-jars s3a-jars ## build the images with buildah; load them into a running cluster
 	@bash k8s/cluster/images.sh build
-	@if ctr --address /run/dtmon-k8s/containerd/containerd.sock version >/dev/null 2>&1; then \
-	  bash k8s/cluster/images.sh import; fi
 
 deploy: ## install the chart on the local cluster (namespace dtmon, Pod Security enforced) and wait for batches
 	@bash k8s/cluster/deploy.sh
