@@ -129,3 +129,46 @@ def add_logging_arguments(parser: argparse.ArgumentParser) -> None:
         choices=["text", "json"],
         help="text for terminals, json (one object per line) for log collectors",
     )
+
+
+def add_signing_arguments(parser: argparse.ArgumentParser) -> None:
+    """The result-signing key options, shared by the processor (signs) and the API (verifies)."""
+    group = parser.add_argument_group("result signing")
+    group.add_argument(
+        "--signing-key-file",
+        default=None,
+        help="file of <key_id>:<secret> lines; the first key signs results, every key "
+        "verifies them (two while rotating)",
+    )
+    group.add_argument(
+        "--signing-keys",
+        default=None,
+        help="the same keys inline, comma-separated (prefer the environment variable: "
+        "flags are visible to every local user)",
+    )
+
+
+def keyring_from_args(args: argparse.Namespace) -> Any:
+    """The KeyRing of --signing-key-file / --signing-keys; raises SigningKeyError."""
+    from dtmon_common.signing import load_keys
+
+    return load_keys(args.signing_key_file, args.signing_keys)
+
+
+def add_readiness_arguments(parser: argparse.ArgumentParser) -> None:
+    """How long the broker may stay silent before readiness turns false; every service."""
+    from dtmon_common.broker_watch import DEFAULT_UNREACHABLE_AFTER
+
+    def positive(text: str) -> float:
+        value = float(text)
+        if not value > 0:
+            raise argparse.ArgumentTypeError(f"must be > 0, got {value}")
+        return value
+
+    parser.add_argument(
+        "--broker-timeout-seconds",
+        type=positive,
+        default=DEFAULT_UNREACHABLE_AFTER,
+        help="readiness (/readyz) answers 503 once the broker has not answered a metadata "
+        "request for this long",
+    )
