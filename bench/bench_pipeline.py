@@ -594,7 +594,11 @@ def summarize(
     ]
     hits_for_cpu = sum(a.hits for a in arrivals if a.arrived_s > t_mark)
     cpu_total = sum(cpu.values())
-    lags = [x.consumer_lag for x in samples if x.consumer_lag is not None]
+    lags = [
+        x.consumer_lag
+        for x in samples
+        if x.consumer_lag is not None and x.consumer_lag == x.consumer_lag
+    ]  # NaN = not known yet
     loads = [x.load1 for x in samples]
     drain_s = max((a.arrived_s for a in arrivals), default=t_exit) - t_exit if drained else None
     return {

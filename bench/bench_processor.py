@@ -26,6 +26,7 @@ from confluent_kafka import Producer
 from pyspark.sql import DataFrame
 
 from devstack.kafka import KafkaBroker
+from dtmon_common.signing import generate_key_line, parse_keys
 from dtmon_processor.metrics import ProcessorMetrics
 from dtmon_processor.publish import ResultsPublisher, ensure_topic
 from dtmon_processor.session import SparkSettings, build_session
@@ -33,6 +34,8 @@ from dtmon_processor.stream import BatchHandler, StreamSettings, start_query
 from dtmon_producer.sim.simulator import Simulator
 from minidt.codecs import parse_csv
 from minidt.reference import compute_quantities
+
+BENCH_KEYS = parse_keys(generate_key_line("bench"), "bench")
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -95,7 +98,9 @@ def run_query(
     results = topic + "-results"
     ensure_topic(broker.bootstrap_servers, results, create=True)
     handler = TimedHandler(
-        spark, ResultsPublisher(broker.bootstrap_servers, results), ProcessorMetrics()
+        spark,
+        ResultsPublisher(broker.bootstrap_servers, results, BENCH_KEYS),
+        ProcessorMetrics(),
     )
     settings = StreamSettings(
         bootstrap_servers=broker.bootstrap_servers,

@@ -12,12 +12,16 @@ from typing import Any
 
 from confluent_kafka import Consumer, Producer, TopicPartition
 
+from dtmon_common.signing import parse_keys
 from dtmon_processor.stream import parse_offsets_text
 from minidt.codecs import parse_csv
 from minidt.reference import reference_message
 from minidt.samples import REAL_SAMPLE
 
 SAMPLE = REAL_SAMPLE
+TEST_KEY_LINE = "proc-test:" + "7" * 64
+"""The signing key of the processors these tests start (`<key_id>:<secret>`)."""
+TEST_KEYS = parse_keys(TEST_KEY_LINE, "tests")
 
 
 def produce(

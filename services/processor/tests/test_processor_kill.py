@@ -19,7 +19,7 @@ from devstack.kafka import KafkaBroker
 from minidt.codecs import parse_csv
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from processor_helpers import produce, read_all
+from processor_helpers import TEST_KEY_LINE, produce, read_all
 
 BIN = Path(sys.executable).parent / "dtmon-processor"
 
@@ -50,7 +50,11 @@ def start_processor(broker: KafkaBroker, hits: str, results: str, checkpoint: Pa
     ]
     # Own process group: kill -9 reaches the Python driver and its JVM, nothing else.
     return subprocess.Popen(
-        cmd, stdout=log.open("ab"), stderr=subprocess.STDOUT, start_new_session=True
+        cmd,
+        stdout=log.open("ab"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+        env={**os.environ, "DTMON_SIGNING_KEYS": TEST_KEY_LINE},
     )
 
 

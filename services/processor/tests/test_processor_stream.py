@@ -22,6 +22,7 @@ from minidt.codecs import CSV_HEADER
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from processor_helpers import (
     SAMPLE,
+    TEST_KEYS,
     batch_offsets,
     expected_message,
     produce,
@@ -51,7 +52,7 @@ def run_stream(
     results = hits_topic + "-results"
     ensure_topic(broker.bootstrap_servers, results, create=True)
     metrics = ProcessorMetrics()
-    publisher = ResultsPublisher(broker.bootstrap_servers, results)
+    publisher = ResultsPublisher(broker.bootstrap_servers, results, TEST_KEYS)
     handler = BatchHandler(spark, publisher, metrics)
     settings = StreamSettings(
         bootstrap_servers=broker.bootstrap_servers,

@@ -15,8 +15,16 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
 
-from dtmon_common.cli import EnvArgumentParser, add_kafka_arguments, add_logging_arguments
+from dtmon_common.cli import (
+    EnvArgumentParser,
+    add_kafka_arguments,
+    add_logging_arguments,
+    add_readiness_arguments,
+    add_signing_arguments,
+    keyring_from_args,
+)
 from dtmon_common.logs import configure_logging
+from dtmon_common.signing import SigningKeyError
 from dtmon_processor.jars import JarsMissingError, connector_jars, repo_root
 
 log = logging.getLogger("dtmon_processor")
@@ -121,6 +129,8 @@ def build_parser() -> EnvArgumentParser:
         action="store_true",
         help="fail if the results topic is missing instead of creating it",
     )
+    add_signing_arguments(run)
+    add_readiness_arguments(run)
     obs = run.add_argument_group("observability")
     obs.add_argument(
         "--metrics-port",
@@ -215,12 +225,18 @@ def _run(args: argparse.Namespace) -> int:
         connector_jars()
     except JarsMissingError as exc:
         return _fail(str(exc))
+    from dtmon_common.broker_watch import BrokerWatch
     from dtmon_processor.checkpoint_bucket import CheckpointBucketError, ensure_checkpoint_bucket
+    from dtmon_processor.lag import HitsLag, ProgressListener
     from dtmon_processor.metrics import MetricsServer, ProcessorMetrics
     from dtmon_processor.publish import PublishError, ResultsPublisher, ensure_topic
     from dtmon_processor.session import build_session
-    from dtmon_processor.stream import BatchHandler, LagListener, StreamSettings, start_query
+    from dtmon_processor.stream import BatchHandler, StreamSettings, start_query
 
+    try:
+        keys = keyring_from_args(args)
+    except SigningKeyError as exc:
+        return _fail(str(exc))
     try:
         ensure_topic(
             args.bootstrap_servers, args.results_topic, create=not args.no_create_results_topic
@@ -246,8 +262,12 @@ def _run(args: argparse.Namespace) -> int:
         spark.stop()
         return _fail(str(exc))
     metrics = ProcessorMetrics()
-    spark.streams.addListener(LagListener(metrics))
-    publisher = ResultsPublisher(args.bootstrap_servers, args.results_topic)
+    lag = HitsLag(args.bootstrap_servers, args.hits_topic, metrics)
+    spark.streams.addListener(ProgressListener(lag))
+    broker = BrokerWatch(
+        lag.probe, unreachable_after=args.broker_timeout_seconds, name="dtmon-processor broker"
+    ).start()
+    publisher = ResultsPublisher(args.bootstrap_servers, args.results_topic, keys)
     handler = BatchHandler(spark, publisher, metrics)
     query = start_query(spark, settings, handler)
 
@@ -256,7 +276,9 @@ def _run(args: argparse.Namespace) -> int:
             return True, f"ok: query {query.id} active"
         return False, f"query {query.id} not active"
 
-    server = MetricsServer(metrics, args.metrics_port, healthy, host=args.metrics_host).start()
+    server = MetricsServer(
+        metrics, args.metrics_port, healthy, host=args.metrics_host, ready=broker.status
+    ).start()
     log.info(
         "streaming %s -> %s (query %s, checkpoint %s, metrics :%d, Spark UI %s)",
         args.hits_topic,
@@ -288,6 +310,8 @@ def _run(args: argparse.Namespace) -> int:
         return 1
     finally:
         server.stop()
+        broker.stop()
+        lag.close()
         publisher.close()
         _stop_spark(spark)
     return 0

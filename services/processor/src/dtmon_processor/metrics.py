@@ -51,7 +51,15 @@ class ProcessorMetrics:
         )
         self.consumer_lag = Gauge(
             _PREFIX + "consumer_lag_records",
-            "Records in the hits topic not yet processed (latest minus processed end offsets)",
+            "Records in the hits topic not yet processed: the topic's end offsets (asked of "
+            "the broker every few seconds) minus the last finished batch's end offsets",
+            registry=r,
+        )
+        # Unknown (NaN), not 0, until a batch has finished: 0 would claim "caught up".
+        self.consumer_lag.set(float("nan"))
+        self.end_offsets = Gauge(
+            _PREFIX + "hits_end_offsets",
+            "Sum over partitions of the hits topic's end offsets, as last asked of the broker",
             registry=r,
         )
         self.last_batch_id = Gauge(
@@ -96,7 +104,8 @@ class ProcessorMetrics:
 
 
 class MetricsServer:
-    """/metrics (Prometheus text) and /healthz (200 while `healthy()` is true, else 503)."""
+    """/metrics (Prometheus text), /healthz (200 while `healthy()` is true, else 503: the
+    query runs) and /readyz (also 503 while `ready()` is false: the broker does not answer)."""
 
     def __init__(
         self,
@@ -104,6 +113,7 @@ class MetricsServer:
         port: int,
         healthy: Callable[[], tuple[bool, str]],
         host: str = "0.0.0.0",
+        ready: Callable[[], tuple[bool, str]] | None = None,
     ) -> None:
         registry = metrics.registry
 
@@ -115,8 +125,13 @@ class MetricsServer:
                 elif path == "/healthz":
                     ok, reason = healthy()
                     self._send(200 if ok else 503, (reason + "\n").encode(), "text/plain")
+                elif path == "/readyz":
+                    ok, reason = healthy()
+                    if ok and ready is not None:
+                        ok, reason = ready()
+                    self._send(200 if ok else 503, (reason + "\n").encode(), "text/plain")
                 else:
-                    self._send(404, b"not found: try /metrics or /healthz\n", "text/plain")
+                    self._send(404, b"not found: try /metrics, /healthz or /readyz\n", "text/plain")
 
             def _send(self, code: int, body: bytes, ctype: str) -> None:
                 self.send_response(code)

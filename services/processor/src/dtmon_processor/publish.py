@@ -14,6 +14,7 @@ import logging
 from confluent_kafka import KafkaException, Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 
+from dtmon_common.signing import KeyRing
 from dtmon_common.topics import DEFAULT_RESULTS_PARTITIONS
 
 log = logging.getLogger(__name__)
@@ -52,10 +53,17 @@ def ensure_topic(
 
 
 class ResultsPublisher:
-    """Idempotent producer for dt-results; `publish` returns once the broker acknowledged."""
+    """Idempotent producer for dt-results; `publish` returns once the broker acknowledged.
 
-    def __init__(self, bootstrap_servers: str, topic: str, *, timeout_s: float = 120.0) -> None:
+    Every value goes out with the HMAC headers of `keys` (see dtmon_common.signing): the
+    results service applies nothing else. The signature is over the exact bytes produced,
+    so a re-emitted batch carries the identical signature too."""
+
+    def __init__(
+        self, bootstrap_servers: str, topic: str, keys: KeyRing, *, timeout_s: float = 120.0
+    ) -> None:
         self.topic = topic
+        self.keys = keys
         self.timeout_s = timeout_s
         self._producer = Producer(
             {
@@ -75,7 +83,13 @@ class ResultsPublisher:
             if err is not None:
                 errors.append(str(err))
 
-        self._producer.produce(self.topic, key=key.encode(), value=value, on_delivery=on_delivery)
+        self._producer.produce(
+            self.topic,
+            key=key.encode(),
+            value=value,
+            headers=self.keys.sign(value),
+            on_delivery=on_delivery,
+        )
         remaining = self._producer.flush(self.timeout_s)
         if remaining or errors:
             reason = errors[0] if errors else f"{remaining} message(s) still queued"

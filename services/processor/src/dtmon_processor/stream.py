@@ -3,7 +3,7 @@
 foreachBatch runs, per micro-batch: one Spark job (compute.py), message assembly and contract
 validation on the driver, then a flushed, idempotent publication keyed by the batch id. Spark
 commits the batch to the checkpoint only after that, which gives the exactly-once accounting
-(see publish.py). Progress events (StreamingQueryListener) feed the consumer-lag metric.
+(see publish.py). Consumer lag is measured separately, against the broker (lag.py).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from typing import Any
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
-from pyspark.sql.streaming import StreamingQuery, StreamingQueryListener
+from pyspark.sql.streaming import StreamingQuery
 
 from dtmon_processor.assemble import PartCounts, build_message, encode
 from dtmon_processor.compute import JobCounter, compute_counts
@@ -147,34 +147,14 @@ class BatchHandler:
         return int(meta["batchTimestampMs"])
 
 
-class LagListener(StreamingQueryListener):
-    """Consumer lag from each progress event: sum over partitions of latest - end offset."""
-
-    def __init__(self, metrics: ProcessorMetrics) -> None:
-        self.metrics = metrics
-
-    def onQueryStarted(self, event: Any) -> None:
-        return None
-
-    def onQueryProgress(self, event: Any) -> None:
-        lag = consumer_lag(event.progress.sources)
-        if lag is not None:
-            self.metrics.consumer_lag.set(lag)
-
-    def onQueryIdle(self, event: Any) -> None:
-        return None
-
-    def onQueryTerminated(self, event: Any) -> None:
-        return None
-
-
 def consumer_lag(sources: Any) -> int | None:
-    """Records between the processed end offsets and the latest offsets, all partitions."""
+    """Records between a progress event's end offsets and its latest offsets. Only what the
+    batch itself saw: the lag gauge comes from dtmon_processor.lag, which asks the broker."""
     total = 0
     seen = False
     for src in sources:
-        latest = _offsets(getattr(src, "latestOffset", None))
-        end = _offsets(getattr(src, "endOffset", None))
+        latest = source_offsets(getattr(src, "latestOffset", None))
+        end = source_offsets(getattr(src, "endOffset", None))
         if not latest or not end:
             continue
         seen = True
@@ -198,7 +178,7 @@ def parse_offsets_text(raw: Any) -> dict[str, Any] | None:
         return value if isinstance(value, dict) else None
 
 
-def _offsets(raw: Any) -> dict[tuple[str, str], int]:
+def source_offsets(raw: Any) -> dict[tuple[str, str], int]:
     """{"topic": {"0": 12, ...}} (as JSON text or dict) -> {(topic, partition): offset}."""
     data = parse_offsets_text(raw)
     if not data:
