@@ -16,7 +16,12 @@ import threading
 from collections.abc import Sequence
 from types import FrameType
 
-from dtmon_common.cli import EnvArgumentParser, add_kafka_arguments, add_logging_arguments
+from dtmon_common.cli import (
+    EnvArgumentParser,
+    add_kafka_arguments,
+    add_logging_arguments,
+    add_readiness_arguments,
+)
 from dtmon_common.logs import configure_logging
 from dtmon_common.topics import DEFAULT_HITS_PARTITIONS
 from dtmon_producer.errors import EXIT_BAD_INPUT, EXIT_DELIVERY_FAILED, EXIT_OK, InputError
@@ -155,6 +160,7 @@ def build_parser() -> EnvArgumentParser:
         "instead of Kafka",
     )
     add_kafka_arguments(parser)
+    add_readiness_arguments(parser)
     kafka = parser.add_argument_group("Kafka topic")
     kafka.add_argument(
         "--create-topic",
@@ -258,6 +264,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_BAD_INPUT
 
 
+def _no_broker() -> tuple[bool, str]:
+    return True, "writing a file: no broker"
+
+
 def run(args: argparse.Namespace) -> int:
     from dtmon_producer.metrics import MetricsServer, ProducerMetrics
     from dtmon_producer.progress import ProgressBar
@@ -284,10 +294,27 @@ def run(args: argparse.Namespace) -> int:
         )
         target = f"Kafka {args.bootstrap_servers} topic {args.hits_topic}"
 
+    broker = None
+    if args.output is None:
+        from confluent_kafka.admin import AdminClient
+
+        from dtmon_common.broker_watch import BrokerWatch
+
+        admin = AdminClient({"bootstrap.servers": args.bootstrap_servers})
+        broker = BrokerWatch(
+            lambda timeout: admin.list_topics(args.hits_topic, timeout=timeout),
+            unreachable_after=args.broker_timeout_seconds,
+            name="dtmon-producer broker",
+        ).start()
     server = None
     if args.metrics_port:
         try:
-            server = MetricsServer(metrics, args.host, args.metrics_port)
+            server = MetricsServer(
+                metrics,
+                args.host,
+                args.metrics_port,
+                ready=broker.status if broker is not None else _no_broker,
+            )
         except OSError as exc:
             raise InputError(
                 f"cannot serve metrics on {args.host}:{args.metrics_port}: {exc.strerror or exc} "
@@ -360,6 +387,8 @@ def run(args: argparse.Namespace) -> int:
         sink.close()
         if server is not None:
             server.close()
+        if broker is not None:
+            broker.stop()
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from prometheus_client import (
@@ -63,8 +64,13 @@ class ProducerMetrics:
         return generate_latest(self.registry)
 
 
+def _always_ready() -> tuple[bool, str]:
+    return True, "no broker to watch"
+
+
 class _Handler(BaseHTTPRequestHandler):
     metrics: ProducerMetrics
+    ready: Callable[[], tuple[bool, str]] = staticmethod(_always_ready)
 
     def do_GET(self) -> None:
         path = self.path.split("?", 1)[0]
@@ -75,8 +81,12 @@ class _Handler(BaseHTTPRequestHandler):
             state = {"status": "ok", "state": self.metrics.state, "uptime_s": uptime}
             body = json.dumps(state).encode()
             self._reply(200, "application/json", body)
+        elif path == "/readyz":
+            ok, reason = self.ready()
+            body = json.dumps({"ready": ok, "broker": reason, "state": self.metrics.state})
+            self._reply(200 if ok else 503, "application/json", body.encode())
         else:
-            self._reply(404, "text/plain", b"not found: try /metrics or /healthz\n")
+            self._reply(404, "text/plain", b"not found: try /metrics, /healthz or /readyz\n")
 
     def _reply(self, status: int, ctype: str, body: bytes) -> None:
         self.send_response(status)
@@ -90,10 +100,17 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 class MetricsServer:
-    """Serves /metrics and /healthz from a daemon thread; port 0 in the CLI disables it."""
+    """Serves /metrics, /healthz and /readyz (503 while `ready()` is false) from a daemon
+    thread; port 0 in the CLI disables it."""
 
-    def __init__(self, metrics: ProducerMetrics, host: str, port: int) -> None:
-        handler = type("Handler", (_Handler,), {"metrics": metrics})
+    def __init__(
+        self,
+        metrics: ProducerMetrics,
+        host: str,
+        port: int,
+        ready: Callable[[], tuple[bool, str]] = _always_ready,
+    ) -> None:
+        handler = type("Handler", (_Handler,), {"metrics": metrics, "ready": staticmethod(ready)})
         self._server = ThreadingHTTPServer((host, port), handler)
         self._server.daemon_threads = True
         self.port = int(self._server.server_address[1])
