@@ -34,8 +34,12 @@ from confluent_kafka import Producer
 
 from devstack.kafka import KafkaBroker
 from devstack.ports import free_port
+from dtmon_common.signing import generate_key_line, parse_keys
 from dtmon_producer.sim.simulator import Simulator
 from minidt.reference import reference_message
+
+BENCH_KEY_LINE = generate_key_line("bench")
+BENCH_KEYS = parse_keys(BENCH_KEY_LINE, "bench")
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_JSON = REPO_ROOT / ".cache" / "bench" / "bench_api.json"
@@ -132,7 +136,9 @@ async def run_clients(
         payload = json.dumps(msg).encode()
         event_id = f"{QUERY_ID}:{msg['batch_id']}"
         published[event_id] = time.time()
-        producer.produce(TOPIC, payload, key=str(msg["batch_id"]).encode())
+        producer.produce(
+            TOPIC, payload, key=str(msg["batch_id"]).encode(), headers=BENCH_KEYS.sign(payload)
+        )
         producer.poll(0)
         rss_samples.append(rss_kb(pid)[0])
     producer.flush(10)
@@ -216,6 +222,7 @@ def main() -> int:
             "DTMON_RESULTS_TOPIC": TOPIC,
             "DTMON_MAX_SSE_CLIENTS": str(max(256, args.clients + 8)),
             "DTMON_LOG_LEVEL": "WARNING",
+            "DTMON_SIGNING_KEYS": BENCH_KEY_LINE,
         }
         api = subprocess.Popen([sys.executable, "-m", "dtmon_api.cli"], env=env)
         wait_http(f"http://127.0.0.1:{port}/readyz", 60)

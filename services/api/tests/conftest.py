@@ -21,12 +21,16 @@ from confluent_kafka import Producer
 
 from devstack.ports import free_port
 from dtmon_api.app import create_app
+from dtmon_api.header_timeout import header_timeout_protocol
 from dtmon_api.settings import Settings
+from dtmon_common.signing import KeyRing, parse_keys
 from dtmon_producer.sim.simulator import Simulator
 from minidt.codecs import Hits
 from minidt.reference import reference_message
 
 BASE_MS = 1_795_000_000_000
+TEST_KEYS: KeyRing = parse_keys("test-1:" + "5" * 64, "tests")
+"""The processor's key in these tests; the API's settings trust it."""
 
 
 @dataclass
@@ -72,14 +76,20 @@ def make_batches(
     return out
 
 
-def publish(bootstrap: str, topic: str, values: list[dict[str, Any] | bytes]) -> None:
-    """Produce and flush; dicts are JSON-encoded with the batch id as key, like the processor."""
+def publish(
+    bootstrap: str,
+    topic: str,
+    values: list[dict[str, Any] | bytes],
+    keys: KeyRing | None = TEST_KEYS,
+) -> None:
+    """Produce and flush; dicts are JSON-encoded with the batch id as key, like the processor,
+    and every value is signed with `keys` (None: unsigned, as a forger would send it)."""
     producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 0})
     for value in values:
-        if isinstance(value, dict):
-            producer.produce(topic, json.dumps(value).encode(), key=str(value["batch_id"]).encode())
-        else:
-            producer.produce(topic, value)
+        raw = json.dumps(value).encode() if isinstance(value, dict) else value
+        key = str(value["batch_id"]).encode() if isinstance(value, dict) else None
+        headers = keys.sign(raw) if keys is not None else None
+        producer.produce(topic, raw, key=key, headers=headers)
     assert producer.flush(15) == 0, "messages not delivered within 15 s"
 
 
@@ -119,14 +129,18 @@ class RunningApi:
 def serve_api(settings: Settings, *, wait_ready: bool = True) -> Iterator[RunningApi]:
     """Run `create_app(settings)` under uvicorn on a free loopback port in a thread."""
     port = free_port()
+    app = create_app(settings)
     config = uvicorn.Config(
-        create_app(settings),
+        app,
         host="127.0.0.1",
         port=port,
         log_config=None,
         access_log=False,
         timeout_graceful_shutdown=1,
         lifespan="on",
+        http=header_timeout_protocol(
+            settings.header_timeout_seconds, app.state.services.metrics.header_timeouts
+        ),
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name=f"uvicorn-{port}", daemon=True)
@@ -159,6 +173,7 @@ def api_settings(kafka_broker: Any, results_topic: str) -> Settings:
         max_sse_clients=4,
         max_limit=40,
         default_limit=20,
+        signing_keys=TEST_KEYS,
     )
 
 
@@ -177,7 +192,9 @@ def serve_api_fixture() -> Callable[..., Any]:
 @pytest.fixture(name="publish")
 def publish_fixture(kafka_broker: Any) -> Callable[[str, list[dict[str, Any] | bytes]], None]:
     """`publish(topic, values)` on the session broker."""
-    return lambda topic, values: publish(kafka_broker.bootstrap_servers, topic, values)
+    return lambda topic, values, keys=TEST_KEYS: publish(
+        kafka_broker.bootstrap_servers, topic, values, keys
+    )
 
 
 @pytest.fixture(name="wait_until")

@@ -16,6 +16,7 @@ from dtmon_api.cli import build_parser, settings_from_args
 from dtmon_api.pages import plotly_js_path
 from dtmon_api.plotly_css import bundled_style_ids, plotly_css
 from dtmon_api.settings import Settings
+from dtmon_common.signing import parse_keys
 
 
 def test_flags_and_environment_reach_the_settings() -> None:
@@ -26,10 +27,15 @@ def test_flags_and_environment_reach_the_settings() -> None:
         "DTMON_WINDOW_SECONDS": "30",
         "DTMON_BOOTSTRAP_SERVERS": "kafka:9092",
         "DTMON_CORS_ORIGINS": "http://a.example, http://b.example",
+        "DTMON_SIGNING_KEYS": f"new:{'1' * 64},old:{'2' * 64}",
+        "DTMON_MAX_CLOCK_SKEW_SECONDS": "5",
     }
-    args = build_parser(env).parse_args(["--max-sse-clients", "7"])
+    args = build_parser(env).parse_args(["--max-sse-clients", "7", "--max-batch-jump", "50"])
     assert (args.host, args.port) == ("0.0.0.0", 9000)
     assert settings_from_args(args) == Settings(
+        signing_keys=parse_keys(f"new:{'1' * 64}\nold:{'2' * 64}", "x"),
+        max_clock_skew_seconds=5.0,
+        max_batch_jump=50,
         bootstrap_servers="kafka:9092",
         history=123,
         window_seconds=30.0,
@@ -56,6 +62,27 @@ def test_bad_configuration_is_one_clear_error(env, argv, needle, capsys) -> None
         build_parser(env).parse_args(argv)
     assert exc.value.code == 2
     assert needle in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("env", "needle"),
+    [
+        ({}, "results are signed: pass --signing-key-file"),
+        ({"DTMON_SIGNING_KEYS": "k1:short"}, "shorter than 32 characters"),
+        ({"DTMON_SIGNING_KEY_FILE": "/nonexistent/keys"}, "cannot read signing key file"),
+    ],
+)
+def test_the_api_refuses_to_start_without_a_usable_signing_key(env, needle) -> None:
+    """An API that verifies nothing would show nothing: it stops at once, saying why."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "dtmon_api.cli"],
+        env={**_base_env(), **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 2
+    assert needle in proc.stderr
 
 
 def test_plotly_stylesheet_is_extracted_from_the_installed_plotly() -> None:
@@ -88,6 +115,7 @@ def test_starts_without_broker_then_connects_and_stops_on_sigterm(tmp_path) -> N
         "DTMON_BOOTSTRAP_SERVERS": f"127.0.0.1:{kafka_port}",
         "DTMON_RESULTS_TOPIC": "late-results",
         "DTMON_LOG_FORMAT": "json",
+        "DTMON_SIGNING_KEYS": "k1:" + "3" * 64,
     }
     proc = subprocess.Popen(
         [sys.executable, "-m", "dtmon_api.cli"],

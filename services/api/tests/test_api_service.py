@@ -12,6 +12,9 @@ from dtmon_api.state import HISTOGRAM_FIELDS
 from minidt.codecs import Hits
 from minidt.reference import compute_quantities
 
+LATER_MS = 1_795_000_600_000
+"""Ten minutes after conftest.BASE_MS: the first emission of a newer processor run."""
+
 
 def _sse_events(response: httpx.Response, want: int, comments: list[str] | None = None):
     """Parse `want` data events from a streaming response (id + decoded data)."""
@@ -109,7 +112,7 @@ def test_invalid_duplicate_and_new_query_messages(
         assert 'dtmon_api_invalid_messages_total{reason="contract"} 2.0' in metrics
         assert 'dtmon_api_messages_consumed_total{outcome="duplicate"} 1.0' in metrics
 
-        fresh = make_batches(2, query_id="q-new", seed=11)
+        fresh = make_batches(2, query_id="q-new", seed=11, base_ms=LATER_MS)
         publish(results_topic, [b.message for b in fresh] + [first[2].message])
         wait_until(
             lambda: api.get("/api/v1/status").json()["stale"] == 1, what="stale old-query batch"

@@ -16,6 +16,9 @@ from minidt.codecs import Hits
 from minidt.contract import validate_message
 from minidt.reference import compute_quantities
 
+LATER_MS = 1_795_000_600_000
+"""Ten minutes after conftest.BASE_MS: the first emission of a newer processor run."""
+
 
 def _store(history: int = 10, window_s: float = 3.0) -> BatchStore:
     return BatchStore(history=history, window_seconds=window_s, max_window_batches=1000)
@@ -84,7 +87,7 @@ def test_duplicate_is_applied_once(make_batches) -> None:
 def test_new_query_restarts_views_and_old_query_becomes_stale(make_batches) -> None:
     store = _store()
     _apply_all(store, make_batches(3, query_id="old"))
-    new = make_batches(2, query_id="new", seed=99)
+    new = make_batches(2, query_id="new", seed=99, base_ms=LATER_MS)
     res = store.apply(validate_message(new[0].message))
     assert res.outcome is Outcome.APPLIED and res.new_query
     assert store.current_query_id == "new"
@@ -118,7 +121,7 @@ def test_resume_after_last_event_id(make_batches) -> None:
     assert after("qa:2") == [3, 4]
     assert after("2") == [3, 4]  # bare batch id = current query
     assert after("qa:4") == []
-    _apply_all(store, make_batches(2, query_id="qb", seed=3))
+    _apply_all(store, make_batches(2, query_id="qb", seed=3, base_ms=LATER_MS))
     # An id of the superseded query resumes at the start of the current query.
     assert after("qa:4") == [0, 1]
     assert [s.event_id for s in store.after(store.resume_seq("qb:0"))] == ["qb:1"]

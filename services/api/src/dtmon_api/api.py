@@ -137,6 +137,9 @@ def build_api_router(settings: Settings) -> APIRouter:
             batches_applied=st.applied,
             duplicates=st.duplicates,
             stale=st.stale,
+            refused=st.refused,
+            run_started_at_ms=st.run_started_at_ms,
+            previous_query_id=st.previous_query_id,
             incompatible=st.incompatible,
             batches_retained=st.retained,
             history_size=settings.history,
@@ -192,13 +195,16 @@ def build_api_router(settings: Settings) -> APIRouter:
         responses={503: {"description": "consumer not connected or still replaying"}},
     )
     def readyz(services: ServicesDep) -> JSONResponse:
-        """Readiness: the consumer reaches the broker and replayed up to the end offsets it
-        saw at start, so what this replica serves is complete."""
+        """Readiness: the consumer replayed up to the end offsets it saw at start, so what
+        this replica serves is complete, and the broker answered a metadata request within
+        --broker-timeout-seconds (a frozen broker keeps TCP open; only a question shows it)."""
         cs = services.consumer.state
+        broker_ok, broker = services.broker.status()
         body = {
-            "ready": cs.connected and cs.caught_up,
+            "ready": cs.connected and cs.caught_up and broker_ok,
             "connected": cs.connected,
             "caught_up": cs.caught_up,
+            "broker": broker,
             "last_error": cs.last_error,
         }
         return JSONResponse(body, status_code=200 if body["ready"] else 503)

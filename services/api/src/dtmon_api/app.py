@@ -11,6 +11,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+from confluent_kafka.admin import AdminClient
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
@@ -29,6 +30,7 @@ from dtmon_api.middleware import MetricsMiddleware, SecurityHeadersMiddleware
 from dtmon_api.pages import mount_pages
 from dtmon_api.settings import Settings
 from dtmon_api.state import BatchStore
+from dtmon_common.broker_watch import BrokerWatch
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +63,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     """Build an app whose lifespan runs a results consumer configured by `settings`."""
     settings = settings or Settings()
     metrics = Metrics()
-    store = BatchStore(settings.history, settings.window_seconds, settings.max_window_batches)
+    store = BatchStore(
+        settings.history,
+        settings.window_seconds,
+        settings.max_window_batches,
+        max_batch_jump=settings.max_batch_jump,
+        max_clock_skew_ms=round(settings.max_clock_skew_seconds * 1000),
+    )
     hub = Hub()
     consumer = ResultsConsumer(
         bootstrap_servers=settings.bootstrap_servers,
@@ -70,6 +78,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         metrics=metrics,
         on_applied=lambda _stored: hub.notify_threadsafe(),
         backoff_max_seconds=settings.consumer_backoff_max_seconds,
+        keys=settings.signing_keys,
+        max_message_bytes=settings.max_message_bytes,
+    )
+    admin = AdminClient({"bootstrap.servers": settings.bootstrap_servers})
+    broker = BrokerWatch(
+        lambda timeout: admin.list_topics(settings.results_topic, timeout=timeout),
+        unreachable_after=settings.broker_timeout_seconds,
+        name="dtmon-api broker",
     )
     services = Services(
         settings=settings,
@@ -78,12 +94,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         hub=hub,
         slots=SlotLimiter(settings.max_sse_clients),
         consumer=consumer,
+        broker=broker,
     )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         hub.bind(asyncio.get_running_loop())
         consumer.start()
+        broker.start()
         log.info(
             "results consumer started",
             extra={"topic": settings.results_topic, "bootstrap": settings.bootstrap_servers},
@@ -93,6 +111,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             hub.close()
             await asyncio.to_thread(consumer.stop)
+            await asyncio.to_thread(broker.stop)
 
     app = FastAPI(
         title="dtmon results API",

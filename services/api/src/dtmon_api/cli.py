@@ -11,12 +11,21 @@ from types import FrameType
 import uvicorn
 
 from dtmon_api.app import create_app
+from dtmon_api.header_timeout import header_timeout_protocol
 from dtmon_api.health.options import add_health_arguments, health_settings_from_args
 from dtmon_api.health.reference import ReferenceError
 from dtmon_api.hub import Hub
 from dtmon_api.settings import Settings
-from dtmon_common.cli import EnvArgumentParser, add_kafka_arguments, add_logging_arguments
+from dtmon_common.cli import (
+    EnvArgumentParser,
+    add_kafka_arguments,
+    add_logging_arguments,
+    add_readiness_arguments,
+    add_signing_arguments,
+    keyring_from_args,
+)
 from dtmon_common.logs import configure_logging
+from dtmon_common.signing import SigningKeyError
 
 log = logging.getLogger("dtmon_api")
 
@@ -89,14 +98,42 @@ def build_parser(env: dict[str, str] | None = None) -> EnvArgumentParser:
         help="width of the sliding-window view, ending at the newest batch",
     )
     add_health_arguments(parser)
+    http.add_argument(
+        "--header-timeout-seconds",
+        type=_positive_float,
+        default=defaults.header_timeout_seconds,
+        help="close connections whose request headers are not complete within this time",
+    )
+    trust = parser.add_argument_group("trust")
+    trust.add_argument(
+        "--max-clock-skew-seconds",
+        type=_positive_float,
+        default=defaults.max_clock_skew_seconds,
+        help="refuse batches emitted further than this ahead of this server's clock",
+    )
+    trust.add_argument(
+        "--max-batch-jump",
+        type=_positive_int,
+        default=defaults.max_batch_jump,
+        help="refuse a batch id further than this ahead of its query's newest batch",
+    )
     add_kafka_arguments(parser)
+    add_readiness_arguments(parser)
+    add_signing_arguments(parser)
     add_logging_arguments(parser)
     return parser
 
 
 def settings_from_args(args: argparse.Namespace) -> Settings:
-    """Map parsed flags onto Settings (the app factory never reads the environment itself)."""
+    """Map parsed flags onto Settings (the app factory never reads the environment itself);
+    raises SigningKeyError when no usable key is given: an API that verifies nothing would
+    show nothing, so it refuses to start instead."""
     return Settings(
+        signing_keys=keyring_from_args(args),
+        max_clock_skew_seconds=args.max_clock_skew_seconds,
+        max_batch_jump=args.max_batch_jump,
+        broker_timeout_seconds=args.broker_timeout_seconds,
+        header_timeout_seconds=args.header_timeout_seconds,
         bootstrap_servers=args.bootstrap_servers,
         results_topic=args.results_topic,
         history=args.history,
@@ -115,7 +152,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     configure_logging(args.log_level, args.log_format)
-    settings = settings_from_args(args)
+    try:
+        settings = settings_from_args(args)
+    except SigningKeyError as exc:
+        parser.error(str(exc))
     log.info(
         "starting dtmon-api",
         extra={"host": args.host, "port": args.port, "topic": settings.results_topic},
@@ -134,6 +174,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         access_log=False,  # requests are counted in /metrics instead
         timeout_graceful_shutdown=5,
         proxy_headers=True,
+        http=header_timeout_protocol(
+            settings.header_timeout_seconds, app.state.services.metrics.header_timeouts
+        ),
     )
     _StreamEndingServer(config, app.state.services.hub).run()
     return 0

@@ -22,7 +22,8 @@ from dataclasses import dataclass, field
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, TopicPartition
 
 from dtmon_api.metrics import Metrics
-from dtmon_api.state import BatchStore, Outcome, StoredBatch
+from dtmon_api.state import REFUSALS, BatchStore, Outcome, StoredBatch
+from dtmon_common.signing import Headers, KeyRing, Refusal
 from minidt.contract import ContractError, validate_message
 
 log = logging.getLogger(__name__)
@@ -60,7 +61,11 @@ class ResultsConsumer:
         on_applied: Callable[[StoredBatch], None],
         backoff_max_seconds: float = 30.0,
         poll_seconds: float = 0.2,
+        keys: KeyRing | None = None,
+        max_message_bytes: int = 2 * 1024 * 1024,
     ) -> None:
+        self.keys = keys
+        self.max_message_bytes = max_message_bytes
         self.bootstrap_servers = bootstrap_servers
         self.topic = topic
         self.store = store
@@ -172,7 +177,7 @@ class ResultsConsumer:
                     err = msg.error()
                     if err is None:
                         self._set_connected(True)
-                        self._handle(msg.partition(), msg.offset(), msg.value())
+                        self._handle(msg.partition(), msg.offset(), msg.value(), msg.headers())
                         if msg.offset() + 1 >= self.state.end_offsets_at_start.get(
                             msg.partition(), 0
                         ):
@@ -222,37 +227,65 @@ class ResultsConsumer:
                 },
             )
 
-    def _handle(self, partition: int, offset: int, value: bytes | None) -> None:
+    def _refuse(self, reason: str, detail: str, partition: int, offset: int) -> None:
+        """Count and log one refused message; it never reaches the store."""
+        self.state.invalid_messages += 1
+        self.metrics.refused.labels(reason=reason).inc()
+        outcome = {"contract": "invalid", "incompatible": "incompatible"}.get(reason, "refused")
+        self.metrics.messages.labels(outcome=outcome).inc()
+        if reason in ("contract", "incompatible"):
+            self.metrics.invalid.labels(reason=reason).inc()
+        log.warning(
+            "refused message at %s[%d]@%d (%s): %s",
+            self.topic,
+            partition,
+            offset,
+            reason,
+            detail[:500],
+            extra={"topic": self.topic, "partition": partition, "offset": offset, "reason": reason},
+        )
+
+    def _handle(
+        self, partition: int, offset: int, value: bytes | None, headers: Headers = None
+    ) -> None:
+        """Size, then signature, then contract, then plausibility: each step is cheaper than
+        the next, and nothing unauthenticated is ever parsed."""
         self.state.next_offsets[partition] = offset + 1
-        try:
-            result = validate_message(value if value is not None else b"")
-        except ContractError as err:
-            self.state.invalid_messages += 1
-            self.metrics.invalid.labels(reason="contract").inc()
-            self.metrics.messages.labels(outcome="invalid").inc()
-            log.warning(
-                "skipped invalid message: %s",
-                str(err)[:500],
-                extra={"topic": self.topic, "partition": partition, "offset": offset},
+        raw = value if value is not None else b""
+        if len(raw) > self.max_message_bytes:
+            self._refuse(
+                "oversized", f"{len(raw)} bytes > {self.max_message_bytes}", partition, offset
             )
             return
+        refusal = Refusal.UNSIGNED if self.keys is None else self.keys.verify(raw, headers)
+        if refusal is not None:
+            detail = "no signing key configured" if self.keys is None else "signature check failed"
+            self._refuse(refusal.value, detail, partition, offset)
+            return
+        try:
+            result = validate_message(raw)
+        except (ContractError, RecursionError, ValueError) as err:
+            self._refuse("contract", str(err), partition, offset)
+            return
         applied = self.store.apply(result, partition=partition, offset=offset)
+        if applied.outcome in REFUSALS:
+            self._refuse(applied.outcome.value, applied.reason, partition, offset)
+            return
         self.metrics.messages.labels(outcome=applied.outcome.value).inc()
-        if applied.outcome is Outcome.INCOMPATIBLE:
-            self.state.invalid_messages += 1
-            self.metrics.invalid.labels(reason="incompatible").inc()
-            log.warning(
-                "skipped message whose histograms cannot be merged: %s",
-                applied.reason,
-                extra={"topic": self.topic, "partition": partition, "offset": offset},
-            )
-        elif applied.outcome is Outcome.APPLIED and applied.stored is not None:
+        if applied.outcome is Outcome.APPLIED and applied.stored is not None:
             stored = applied.stored
             if applied.new_query:
                 self.metrics.query_changes.inc()
                 log.info(
-                    "new processor query",
-                    extra={"query_id": result.query_id, "batch_id": result.batch_id},
+                    "new run started: processor query %s replaces %s",
+                    result.query_id,
+                    self.store.stats().previous_query_id,
+                    extra={
+                        "query_id": result.query_id,
+                        "batch_id": result.batch_id,
+                        "partition": partition,
+                        "offset": offset,
+                    },
                 )
             self.metrics.observe_batch(
                 result.hits, list(result.hits_per_chamber), result.emitted_at_ms, stored.latency_ms
@@ -260,8 +293,11 @@ class ResultsConsumer:
             self.on_applied(stored)
         else:
             log.info(
-                "skipped %s message: %s",
+                "skipped %s message at %s[%d]@%d: %s",
                 applied.outcome.value,
+                self.topic,
+                partition,
+                offset,
                 applied.reason,
                 extra={"partition": partition, "offset": offset},
             )

@@ -13,6 +13,7 @@ from dtmon_api.hub import Hub, SlotLimiter
 from dtmon_api.metrics import Metrics
 from dtmon_api.settings import Settings
 from dtmon_api.state import BatchStore
+from dtmon_common.broker_watch import BrokerWatch
 
 
 @dataclass
@@ -25,6 +26,7 @@ class Services:
     hub: Hub
     slots: SlotLimiter
     consumer: ResultsConsumer
+    broker: BrokerWatch
 
 
 def get_services(request: Request) -> Services:

@@ -19,6 +19,18 @@ from prometheus_client import (
 )
 
 N_CHAMBERS = 4
+REFUSAL_REASONS = (
+    "oversized",
+    "unsigned",
+    "unknown_key",
+    "bad_signature",
+    "contract",
+    "incompatible",
+    "future",
+    "batch_jump",
+    "older_query",
+)
+"""Every reason a results message is refused; each is a label of dtmon_api_refused_messages."""
 LATENCY_BUCKETS = (0.25, 0.5, 1, 2, 3, 5, 7.5, 10, 15, 20, 30, 60, 120, 300)
 """Seconds; micro-batches of a few seconds put the interesting range at 1-30 s."""
 
@@ -50,7 +62,7 @@ class Metrics:
         self.messages = Counter(
             "dtmon_api_messages_consumed",
             "Results-topic messages read, by outcome "
-            "(applied, duplicate, stale_query, incompatible, invalid)",
+            "(applied, duplicate, stale_query, invalid, refused)",
             ["outcome"],
             registry=r,
         )
@@ -62,6 +74,20 @@ class Metrics:
         )
         for reason in ("contract", "incompatible"):
             self.invalid.labels(reason=reason)
+        self.refused = Counter(
+            "dtmon_api_refused_messages",
+            "Results-topic messages refused and never applied, by reason (signature, size, "
+            "contract or plausibility)",
+            ["reason"],
+            registry=r,
+        )
+        for reason in REFUSAL_REASONS:
+            self.refused.labels(reason=reason)
+        self.header_timeouts = Counter(
+            "dtmon_api_header_timeouts",
+            "Connections closed because their request headers did not arrive in time",
+            registry=r,
+        )
         self.query_changes = Counter(
             "dtmon_api_query_changes", "Times a new processor query_id became current", registry=r
         )

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from dtmon_api.health.options import HealthSettings
+from dtmon_common.signing import KeyRing
 from dtmon_common.topics import DEFAULT_BOOTSTRAP_SERVERS, RESULTS_TOPIC
 
 
@@ -33,6 +34,18 @@ class Settings:
     consumer_backoff_max_seconds: float = 30.0
     health: HealthSettings = field(default_factory=HealthSettings)
     """Data-quality thresholds and the reference run (dtmon_api.health.options)."""
+    signing_keys: KeyRing | None = None
+    """Keys that verify result messages; None refuses every message (fail closed)."""
+    max_message_bytes: int = 2 * 1024 * 1024
+    """Result messages larger than this are refused before any parsing."""
+    max_clock_skew_seconds: float = 60.0
+    """How far ahead of this server's clock a batch's emitted_at_ms may be."""
+    max_batch_jump: int = 10_000
+    """How far a batch id may jump ahead of its query's newest batch."""
+    broker_timeout_seconds: float = 15.0
+    """Readiness turns false once the broker has been unreachable this long."""
+    header_timeout_seconds: float = 5.0
+    """Connections whose request headers are not complete within this time are closed."""
 
     def __post_init__(self) -> None:
         checks = {
@@ -45,6 +58,11 @@ class Settings:
             "sse_keepalive_seconds": self.sse_keepalive_seconds > 0,
             "sse_retry_ms": self.sse_retry_ms >= 0,
             "consumer_backoff_max_seconds": self.consumer_backoff_max_seconds > 0,
+            "max_message_bytes": self.max_message_bytes >= 1024,
+            "max_clock_skew_seconds": self.max_clock_skew_seconds >= 0,
+            "max_batch_jump": self.max_batch_jump >= 1,
+            "broker_timeout_seconds": self.broker_timeout_seconds > 0,
+            "header_timeout_seconds": self.header_timeout_seconds > 0,
         }
         bad = [name for name, ok in checks.items() if not ok]
         if bad:

@@ -9,6 +9,13 @@ checkpoint, whose batch ids start again from 0; it becomes the *current* query, 
 cumulative sums and the window restart with it (its batches may re-cover data the old query
 already counted). Batches of a query that has been superseded are stale and skipped, so two
 processors writing at once cannot make the views flip back and forth.
+
+Plausibility, applied even to signed messages (a bug or a leaked key must not be able to
+wreck the views): a batch emitted more than `max_clock_skew_ms` in the future, a batch id
+more than `max_batch_jump` ahead of the current query's newest, and a new query_id whose
+first emission is not later than the current query's first emission are refused, counted
+and never applied. The clock is only consulted for the future check, so a replay after a
+restart still rebuilds the same state from the same messages.
 """
 
 from __future__ import annotations
@@ -18,8 +25,9 @@ import enum
 import itertools
 import json
 import threading
+import time
 from collections import OrderedDict, deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,6 +37,15 @@ HISTOGRAM_FIELDS = ("occupancy", "orbit_multiplicity", "scint_occupancy", "drift
 SCALAR_FIELDS = ("hits", "scintillator_hits", "orbits", "scintillator_orbits")
 _SEEN_PER_QUERY = 16_384
 """Batch ids remembered per query for de-duplication (hours at one batch per second)."""
+_CANDIDATES = 1000
+"""Refused query ids whose first emission time is remembered (bounded against floods)."""
+DEFAULT_MAX_BATCH_JUMP = 10_000
+"""Batch ids a query may skip: a processor never skips ids, so a gap means a forgery or a bug."""
+DEFAULT_MAX_CLOCK_SKEW_MS = 60_000
+
+
+def _wall_clock_ms() -> int:
+    return int(time.time() * 1000)
 
 
 class Outcome(enum.Enum):
@@ -38,6 +55,18 @@ class Outcome(enum.Enum):
     DUPLICATE = "duplicate"
     STALE_QUERY = "stale_query"
     INCOMPATIBLE = "incompatible"
+    FUTURE = "future"
+    """emitted_at_ms beyond the allowed clock skew."""
+    BATCH_JUMP = "batch_jump"
+    """batch_id too far ahead of the current query's newest."""
+    OLDER_QUERY = "older_query"
+    """a query_id whose first emission is not newer than the current query's."""
+
+
+REFUSALS = frozenset(
+    {Outcome.INCOMPATIBLE, Outcome.FUTURE, Outcome.BATCH_JUMP, Outcome.OLDER_QUERY}
+)
+"""Outcomes that mean the message was refused as implausible, not merely redundant."""
 
 
 @dataclass(frozen=True)
@@ -150,6 +179,12 @@ class StoreStats:
     duplicates: int
     stale: int
     incompatible: int
+    refused: dict[str, int]
+    """Implausible messages refused, by outcome value."""
+    run_started_at_ms: int | None
+    """First emission time of the current query: when the run on show started."""
+    previous_query_id: str | None
+    """The query the current one replaced (None if it is the first seen)."""
     retained: int
     window_batches: int
     latest_seq: int
@@ -158,8 +193,23 @@ class StoreStats:
 class BatchStore:
     """Thread-safe, bounded state; see the module docstring for the semantics."""
 
-    def __init__(self, history: int, window_seconds: float, max_window_batches: int) -> None:
+    def __init__(
+        self,
+        history: int,
+        window_seconds: float,
+        max_window_batches: int,
+        *,
+        max_batch_jump: int = DEFAULT_MAX_BATCH_JUMP,
+        max_clock_skew_ms: int = DEFAULT_MAX_CLOCK_SKEW_MS,
+        now_ms: Callable[[], int] = _wall_clock_ms,
+    ) -> None:
         self._lock = threading.Lock()
+        self._max_jump = max_batch_jump
+        self._max_skew_ms = max_clock_skew_ms
+        self._now_ms = now_ms
+        self._candidates: OrderedDict[str, int] = OrderedDict()
+        self._run_started_ms: int | None = None
+        self._previous: str | None = None
         self._history: deque[StoredBatch] = deque(maxlen=history)
         self._window: deque[StoredBatch] = deque()
         self._window_ms = round(window_seconds * 1000)
@@ -182,6 +232,9 @@ class BatchStore:
         """Apply one validated message once; never raises for well-formed input."""
         with self._lock:
             qid, bid = result.query_id, result.batch_id
+            refusal = self._implausible(result)
+            if refusal is not None:
+                return self._count(refusal)
             if qid in self._superseded:
                 return self._count(ApplyResult(Outcome.STALE_QUERY, reason=f"query {qid} ended"))
             new_query = qid != self._current
@@ -189,13 +242,17 @@ class BatchStore:
                 return self._count(
                     ApplyResult(Outcome.DUPLICATE, reason=f"batch {qid}:{bid} already applied")
                 )
+            if new_query:
+                older = self._older_query(qid, result.emitted_at_ms)
+                if older is not None:
+                    return self._count(older)
             base = Totals() if new_query else self._cumulative
             try:
                 histograms = base.merged_histograms(result)
             except ContractError as err:
                 return self._count(ApplyResult(Outcome.INCOMPATIBLE, reason=str(err)))
             if new_query:
-                self._start_query(qid)
+                self._start_query(qid, result.emitted_at_ms)
             self._cumulative.add(result, histograms)
             self._seen[bid] = None
             if len(self._seen) > _SEEN_PER_QUERY:
@@ -223,7 +280,51 @@ class BatchStore:
             self.version += 1
             return self._count(ApplyResult(Outcome.APPLIED, stored=stored, new_query=new_query))
 
-    def _start_query(self, qid: str) -> None:
+    def _implausible(self, result: BatchResult) -> ApplyResult | None:
+        """Refuse what no healthy processor emits: a batch from the future, or a batch id
+        far ahead of the current query's newest (it would be counted, then its successors
+        would look like duplicates of nothing)."""
+        limit = self._now_ms() + self._max_skew_ms
+        if result.emitted_at_ms > limit:
+            return ApplyResult(
+                Outcome.FUTURE,
+                reason=f"emitted_at_ms {result.emitted_at_ms} is more than "
+                f"{self._max_skew_ms} ms ahead of this server's clock",
+            )
+        last = self._cumulative.last_batch_id
+        if (
+            result.query_id == self._current
+            and last is not None
+            and result.batch_id > last + self._max_jump
+        ):
+            return ApplyResult(
+                Outcome.BATCH_JUMP,
+                reason=f"batch {result.batch_id} jumps more than {self._max_jump} "
+                f"ahead of batch {last}",
+            )
+        return None
+
+    def _older_query(self, qid: str, emitted_at_ms: int) -> ApplyResult | None:
+        """A new query takes over only if it started after the current one: judged by the
+        first emission time seen for it, remembered, so a refused query cannot win later
+        with a later batch."""
+        first = self._candidates.setdefault(qid, emitted_at_ms)
+        while len(self._candidates) > _CANDIDATES:
+            self._candidates.popitem(last=False)
+        if self._current is None or self._run_started_ms is None:
+            return None
+        if first > self._run_started_ms:
+            return None
+        return ApplyResult(
+            Outcome.OLDER_QUERY,
+            reason=f"query {qid} first emitted at {first}, not after the current query "
+            f"{self._current} (started {self._run_started_ms})",
+        )
+
+    def _start_query(self, qid: str, emitted_at_ms: int) -> None:
+        self._candidates.pop(qid, None)
+        self._run_started_ms = emitted_at_ms
+        self._previous = self._current
         if self._current is not None:
             self._superseded[self._current] = None
             while len(self._superseded) > 1000:
@@ -352,6 +453,9 @@ class BatchStore:
                 duplicates=self._counts[Outcome.DUPLICATE],
                 stale=self._counts[Outcome.STALE_QUERY],
                 incompatible=self._counts[Outcome.INCOMPATIBLE],
+                refused={o.value: self._counts[o] for o in REFUSALS},
+                run_started_at_ms=self._run_started_ms,
+                previous_query_id=self._previous,
                 retained=len(self._history),
                 window_batches=len(self._window),
                 latest_seq=self._latest_seq,

@@ -89,6 +89,15 @@ class Status(BaseModel):
     duplicates: int
     stale: int
     incompatible: int
+    refused: dict[str, int] = Field(
+        description="of consumer.invalid_messages, those refused as implausible, by reason"
+    )
+    run_started_at_ms: int | None = Field(
+        description="first emission time of the current query: when the run on show started"
+    )
+    previous_query_id: str | None = Field(
+        description="the query the current one replaced; set once a new run has started"
+    )
     batches_retained: int
     history_size: int
     window_seconds: float

@@ -450,6 +450,19 @@ function setConn(conn, text) {
   pill.textContent = state.paused ? `paused${state.missedWhilePaused ? ` · ${state.missedWhilePaused} new` : ""}` : text;
 }
 
+// A new processor query (fresh checkpoint) restarts the cumulative view: say so, with the
+// run it replaced, so that the reset is never mistaken for lost data.
+function showRunNote(status) {
+  const note = $("run-note");
+  if (!status.previous_query_id || status.run_started_at_ms === null) {
+    note.hidden = true;
+    return;
+  }
+  const at = new Date(status.run_started_at_ms).toLocaleTimeString();
+  note.textContent = `new run started ${at} (previous query ${status.previous_query_id})`;
+  note.hidden = false;
+}
+
 async function refreshStatus() {
   try {
     const t0 = Date.now();
@@ -461,6 +474,7 @@ async function refreshStatus() {
     setText("window-seconds", String(status.window_seconds));
     setText("invalid", fmt.format(status.consumer.invalid_messages));
     setCardLevel("invalid", status.consumer.invalid_messages > 0 ? "warn" : "ok");
+    showRunNote(status);
     const c = status.consumer;
     const consumer = !c.connected
       ? `broker unreachable${c.last_error ? `: ${c.last_error}` : ""}`
@@ -503,6 +517,7 @@ function onBatch(event) {
   }
   const batch = JSON.parse(event.data);
   const previous = state.points[state.points.length - 1];
+  if (previous && previous.query_id !== batch.query_id) refreshStatus();
   if (!appendPoint(pointFromBatch(batch, previous))) return;
   state.latest = batch;
   drawSeries();
