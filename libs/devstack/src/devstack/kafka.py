@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import base64
 import logging
+import os
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -159,6 +161,18 @@ class KafkaBroker:
         if self._proc is not None:
             processes.kill(self._proc)
             self._proc = None
+
+    @contextmanager
+    def frozen(self) -> Iterator[KafkaBroker]:
+        """SIGSTOP the broker for the `with` block, SIGCONT after (fault tests): a hung
+        broker keeps its sockets open and answers nothing, unlike a stopped one."""
+        if self._proc is None:
+            raise BrokerError("cannot freeze a broker that is not running")
+        os.kill(self._proc.pid, signal.SIGSTOP)
+        try:
+            yield self
+        finally:
+            os.kill(self._proc.pid, signal.SIGCONT)
 
     def restart(self, timeout: float = 90.0) -> KafkaBroker:
         """Stop and start on the same ports and data: topics and offsets survive."""

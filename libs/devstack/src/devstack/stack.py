@@ -16,6 +16,7 @@ from typing import Any
 
 from devstack.paths import cache_dir
 from devstack.ports import free_port
+from dtmon_common.signing import ensure_key_file
 from dtmon_common.topics import HITS_TOPIC, RESULTS_TOPIC
 
 
@@ -65,6 +66,12 @@ class StackConfig:
         return f"{self.host}:{self.kafka_port}"
 
     @property
+    def signing_key_file(self) -> Path:
+        """The result-signing keys of the processor and the API, beside the broker data so
+        that --fresh forgets both together (old messages carry the old key)."""
+        return self.data_dir / "signing.keys"
+
+    @property
     def dashboard_url(self) -> str:
         return f"http://{self.host}:{self.api_port}"
 
@@ -81,8 +88,12 @@ class Service:
 
 
 def plan(cfg: StackConfig) -> list[Service]:
-    """The services in start order: broker (+ topics), processor, results API, producer."""
+    """The services in start order: broker (+ topics), processor, results API, producer.
+
+    Also makes sure the signing key file exists (created once, mode 0600): every caller of
+    the plan starts the processor and the API, and both need the same key."""
     common = ("--bootstrap-servers", cfg.bootstrap_servers, "--log-level", cfg.log_level)
+    signing = ("--signing-key-file", str(ensure_key_file(cfg.signing_key_file)))
     producer = [
         script("dtmon-producer"),
         *common,
@@ -127,6 +138,7 @@ def plan(cfg: StackConfig) -> list[Service]:
                 *common,
                 "--trigger-seconds",
                 f"{cfg.trigger_seconds:g}",
+                *signing,
                 "--checkpoint-location",
                 str(cfg.data_dir / "checkpoints" / "processor"),
                 "--metrics-port",
@@ -145,6 +157,7 @@ def plan(cfg: StackConfig) -> list[Service]:
             (
                 script("dtmon-api"),
                 *common,
+                *signing,
                 "--host",
                 cfg.host,
                 "--port",
