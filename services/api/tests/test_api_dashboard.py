@@ -121,3 +121,34 @@ def test_dashboard_live_update_views_and_csp(
             assert docs.evaluate("() => window.__csp") == []
         finally:
             browser.close()
+
+
+def test_dashboard_announces_a_new_run_and_ignores_a_forged_one(
+    api_settings, results_topic, make_batches, publish, serve_api
+):
+    """A forged (unsigned) batch under another query id changes nothing on screen; a signed,
+    newer run replaces the old one with a visible "new run started", never silently."""
+    now_ms = int(time.time() * 1000)
+    old = make_batches(3, query_id="q-old", base_ms=now_ms - 20_000)
+    new = make_batches(2, query_id="q-new", seed=3, base_ms=now_ms - 5_000)
+    publish(results_topic, [b.message for b in old])
+    with serve_api(api_settings) as api, sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 900})
+            page.goto(api.url + "/")
+            expect(page.locator("#query-id")).to_have_text("q-old", timeout=30_000)
+            expect(page.locator("#run-note")).to_be_hidden()
+            forged = dict(new[0].message, query_id="q-forged")
+            publish(results_topic, [forged], keys=None)
+            publish(results_topic, [old[0].message])  # a replay: a duplicate, nothing new
+            time.sleep(2.0)
+            expect(page.locator("#query-id")).to_have_text("q-old")
+            expect(page.locator("#run-note")).to_be_hidden()
+
+            publish(results_topic, [b.message for b in new])
+            expect(page.locator("#query-id")).to_have_text("q-new", timeout=20_000)
+            expect(page.locator("#run-note")).to_contain_text("new run started", timeout=20_000)
+            expect(page.locator("#run-note")).to_contain_text("q-old")
+        finally:
+            browser.close()
