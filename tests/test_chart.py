@@ -9,8 +9,10 @@ exceptions are the ones the chart explains in annotations.
 
 from __future__ import annotations
 
+import base64
 import importlib.util
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -570,6 +572,50 @@ def test_api_probes_pdb_ingress(rendered: dict[str, list[dict[str, Any]]]) -> No
             assert dep["spec"]["replicas"] == 1 and not pdbs and not _kind(docs, "Ingress")
 
 
+def _mounts_signing(dep: dict[str, Any]) -> bool:
+    spec = dep["spec"]["template"]["spec"]
+    secret_volumes = {
+        v["name"] for v in spec.get("volumes", []) if v.get("secret", {}).get("secretName")
+    }
+    mounts = [m for c in spec["containers"] for m in c.get("volumeMounts", [])]
+    return any(m["name"] == "signing-keys" and m["name"] in secret_volumes for m in mounts)
+
+
+def test_signing_secret_mounted_only_by_processor_and_api(
+    rendered: dict[str, list[dict[str, Any]]],
+) -> None:
+    """The result-signing key reaches exactly the signer and the verifier, read-only, and
+    the services are told where it is; the producer never sees it."""
+    from dtmon_common.signing import parse_keys
+
+    docs = rendered["defaults"]
+    secret = _one(docs, "Secret", "-signing")
+    text = base64.b64decode(secret["data"]["keys"]).decode()
+    assert parse_keys(text, "chart").signing_key.key_id  # a usable generated key
+    for name in ("-processor", "-api", "-producer"):
+        dep = _one(docs, "Deployment", name)
+        c = dep["spec"]["template"]["spec"]["containers"][0]
+        if name == "-producer":
+            assert not _mounts_signing(dep) and "DTMON_SIGNING_KEY_FILE" not in _env(c)
+            continue
+        assert _mounts_signing(dep)
+        mount = next(m for m in c["volumeMounts"] if m["name"] == "signing-keys")
+        assert mount["readOnly"] is True
+        assert _env(c)["DTMON_SIGNING_KEY_FILE"] == mount["mountPath"] + "/keys"
+    # Readiness follows the broker on every service (their /readyz), liveness does not.
+    for name in ("-processor", "-producer", "-api"):
+        c = _one(docs, "Deployment", name)["spec"]["template"]["spec"]["containers"][0]
+        assert c["readinessProbe"]["httpGet"]["path"] == "/readyz"
+        assert c["livenessProbe"]["httpGet"]["path"] == "/healthz"
+    mine = cs.load_docs(cs.helm_template("--set", "signing.existingSecret=my-keys").stdout)
+    assert not [d for d in _kind(mine, "Secret") if d["metadata"]["name"].endswith("-signing")]
+    for name in ("-processor", "-api"):
+        vols = _one(mine, "Deployment", name)["spec"]["template"]["spec"]["volumes"]
+        assert {"secretName": "my-keys"}.items() <= next(
+            v["secret"] for v in vols if v["name"] == "signing-keys"
+        ).items()
+
+
 def test_helm_test_hook(rendered: dict[str, list[dict[str, Any]]]) -> None:
     pod = _one(rendered["defaults"], "Pod", "-test-pipeline")
     assert pod["metadata"]["annotations"]["helm.sh/hook"] == "test"
@@ -708,13 +754,16 @@ def test_helm_test_script_against_the_real_api(
 
     from devstack.ports import free_port
     from devstack.processes import spawn, stop
+    from dtmon_common.signing import generate_key_line, parse_keys
     from minidt.codecs import parse_csv
     from minidt.reference import reference_message
+    from minidt.samples import REAL_SAMPLE
 
     pod = _one(cs.load_docs(cs.helm_template().stdout), "Pod", "-test-pipeline")
     script = pod["spec"]["containers"][0]["command"][-1]
     topic = make_topic(partitions=1, prefix="results")
     port = free_port()
+    keys_line = generate_key_line("helm-test")
     api = spawn(
         [
             str(cs.ROOT / ".venv" / "bin" / "dtmon-api"),
@@ -726,6 +775,7 @@ def test_helm_test_script_against_the_real_api(
             topic,
         ],
         log=tmp_path / "api.log",
+        env={**os.environ, "DTMON_SIGNING_KEYS": keys_line},
     )
 
     def run_script(timeout_s: int) -> subprocess.CompletedProcess[str]:
@@ -760,7 +810,9 @@ def test_helm_test_script_against_the_real_api(
             emitted_at_ms=1_700_000_001_000,
         )
         producer = Producer({"bootstrap.servers": kafka_broker.bootstrap_servers})
-        producer.produce(topic, key=b"0", value=json.dumps(message).encode())
+        value = json.dumps(message).encode()
+        headers = parse_keys(keys_line, "test").sign(value)
+        producer.produce(topic, key=b"0", value=value, headers=headers)
         assert producer.flush(30) == 0
 
         ok = run_script(90)

@@ -147,6 +147,33 @@ imagePullSecrets:
   value: {{ .Values.s3.region | quote }}
 {{- end }}
 
+{{/* The result-signing Secret: an existing one, or the one the chart generates. */}}
+{{- define "dtmon.signingSecretName" -}}
+{{- .Values.signing.existingSecret | default (printf "%s-signing" (include "dtmon.fullname" .)) }}
+{{- end }}
+
+{{/* Processor and API only: the signing keys as a read-only file, and the flag naming it. */}}
+{{- define "dtmon.signingEnv" -}}
+- name: DTMON_SIGNING_KEY_FILE
+  value: /etc/dtmon/signing/keys
+{{- end }}
+
+{{- define "dtmon.signingMount" -}}
+- name: signing-keys
+  mountPath: /etc/dtmon/signing
+  readOnly: true
+{{- end }}
+
+{{- define "dtmon.signingVolume" -}}
+- name: signing-keys
+  secret:
+    secretName: {{ include "dtmon.signingSecretName" . }}
+    defaultMode: 0440
+    items:
+      - key: keys
+        path: keys
+{{- end }}
+
 {{/* Writable scratch for a read-only root filesystem. */}}
 {{- define "dtmon.tmpVolume" -}}
 - name: tmp
