@@ -100,7 +100,7 @@ def _wait_http(url: str, status: int, timeout: float) -> httpx.Response:
             response = httpx.get(url, timeout=2)
             if response.status_code == status:
                 return response
-            last = response.status_code
+            last = f"{response.status_code} {response.text[:300]}"
         except httpx.HTTPError as exc:
             last = exc
         time.sleep(0.1)

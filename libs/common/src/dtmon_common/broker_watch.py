@@ -21,6 +21,15 @@ log = logging.getLogger(__name__)
 DEFAULT_UNREACHABLE_AFTER = 15.0
 """Seconds without a broker answer before readiness turns false (a stated bound)."""
 
+PROBE_CLIENT_CONFIG: dict[str, object] = {
+    "reconnect.backoff.ms": 200,
+    "reconnect.backoff.max.ms": 1000,
+    "socket.connection.setup.timeout.ms": 3000,
+    "log.connection.close": False,
+}
+"""librdkafka settings for a probe's client: reconnect within a second of the broker's
+return (the default backs off to 10 s, which would hold readiness false that long)."""
+
 
 class BrokerWatch:
     """`status()` -> (ready, reason); call `start()` once, `stop()` at shutdown."""

@@ -30,7 +30,7 @@ from dtmon_api.middleware import MetricsMiddleware, SecurityHeadersMiddleware
 from dtmon_api.pages import mount_pages
 from dtmon_api.settings import Settings
 from dtmon_api.state import BatchStore
-from dtmon_common.broker_watch import BrokerWatch
+from dtmon_common.broker_watch import PROBE_CLIENT_CONFIG, BrokerWatch
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +81,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         keys=settings.signing_keys,
         max_message_bytes=settings.max_message_bytes,
     )
-    admin = AdminClient({"bootstrap.servers": settings.bootstrap_servers})
+    admin = AdminClient({"bootstrap.servers": settings.bootstrap_servers, **PROBE_CLIENT_CONFIG})
     broker = BrokerWatch(
         lambda timeout: admin.list_topics(settings.results_topic, timeout=timeout),
         unreachable_after=settings.broker_timeout_seconds,

@@ -19,6 +19,7 @@ from typing import Any
 from confluent_kafka import Consumer, KafkaException, TopicPartition
 from pyspark.sql.streaming import StreamingQueryListener
 
+from dtmon_common.broker_watch import PROBE_CLIENT_CONFIG
 from dtmon_processor.metrics import ProcessorMetrics
 
 log = logging.getLogger(__name__)
@@ -37,9 +38,8 @@ class HitsLag:
             "bootstrap.servers": bootstrap_servers,
             "group.id": f"dtmon-processor-lag-{uuid.uuid4().hex[:12]}",  # never joined
             "enable.auto.commit": False,
-            "socket.connection.setup.timeout.ms": 5000,
-            "log.connection.close": False,
             "logger": logging.getLogger("dtmon_processor.kafka"),
+            **PROBE_CLIENT_CONFIG,
         }
 
     def processed_up_to(self, offsets: dict[int, int]) -> None:

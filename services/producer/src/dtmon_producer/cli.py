@@ -298,9 +298,9 @@ def run(args: argparse.Namespace) -> int:
     if args.output is None:
         from confluent_kafka.admin import AdminClient
 
-        from dtmon_common.broker_watch import BrokerWatch
+        from dtmon_common.broker_watch import PROBE_CLIENT_CONFIG, BrokerWatch
 
-        admin = AdminClient({"bootstrap.servers": args.bootstrap_servers})
+        admin = AdminClient({"bootstrap.servers": args.bootstrap_servers, **PROBE_CLIENT_CONFIG})
         broker = BrokerWatch(
             lambda timeout: admin.list_topics(args.hits_topic, timeout=timeout),
             unreachable_after=args.broker_timeout_seconds,
