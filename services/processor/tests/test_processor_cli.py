@@ -63,6 +63,27 @@ def test_missing_jars_say_how_to_fix(tmp_path: Path) -> None:
     assert str(tmp_path / "nothing") in proc.stderr
 
 
+@pytest.mark.parametrize(
+    ("extra_env", "needle"),
+    [
+        ({}, "results are signed: pass --signing-key-file"),
+        ({"DTMON_SIGNING_KEYS": "k1:too-short"}, "shorter than 32 characters"),
+    ],
+)
+def test_run_refuses_to_start_without_a_signing_key(extra_env: dict, needle: str) -> None:
+    """Unsigned results would all be refused by the API: fail at once, before Spark starts."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DTMON_SIGNING")}
+    proc = subprocess.run(
+        [str(BIN), "run", "--bootstrap-servers", "127.0.0.1:1"],
+        env={**env, **extra_env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 2
+    assert needle in proc.stderr
+
+
 def test_batch_missing_file_is_one_line(tmp_path: Path) -> None:
     proc = subprocess.run(
         [str(BIN), "batch", str(tmp_path / "nope.txt")], capture_output=True, text=True, timeout=60
