@@ -105,6 +105,8 @@ def test_readyz_is_503_while_the_broker_is_frozen(api_settings, serve_api, tmp_p
                 body = api.get("/readyz").json()
                 assert body["ready"] is False, body
                 assert "broker unreachable" in body["broker"]
+                consumer = api.get("/api/v1/status").json()["consumer"]
+                assert consumer["broker_reachable"] is False  # the dashboard says so too
                 # The stated bound: broker_timeout_seconds since the last answer (which came
                 # up to one 2 s probe interval before the freeze), plus one probe (<= 4 s).
                 assert 3.0 - 2.5 <= elapsed < 3.0 + 4.0 + 2.0, elapsed

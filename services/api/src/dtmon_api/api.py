@@ -120,6 +120,7 @@ def build_api_router(settings: Settings) -> APIRouter:
         """Consumer and store counters, and the server clock (the dashboard corrects skew)."""
         cs = services.consumer.state
         st = services.store.stats()
+        broker_ok, broker_reason = services.broker.status()
         return Status(
             server_time_ms=int(time.time() * 1000),
             consumer=ConsumerStatus(
@@ -131,6 +132,8 @@ def build_api_router(settings: Settings) -> APIRouter:
                 next_offsets=dict(cs.next_offsets),
                 invalid_messages=cs.invalid_messages,
                 last_error=cs.last_error,
+                broker_reachable=broker_ok,
+                broker=broker_reason,
             ),
             current_query_id=st.current_query_id,
             queries_seen=st.queries_seen,

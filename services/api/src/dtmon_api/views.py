@@ -76,6 +76,10 @@ class ConsumerStatus(BaseModel):
     next_offsets: dict[int, int]
     invalid_messages: int
     last_error: str | None
+    broker_reachable: bool = Field(
+        description="the broker answered a metadata request within --broker-timeout-seconds"
+    )
+    broker: str = Field(description="the broker watch's one-line reason")
 
 
 class Status(BaseModel):

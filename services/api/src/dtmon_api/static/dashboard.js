@@ -476,8 +476,8 @@ async function refreshStatus() {
     setCardLevel("invalid", status.consumer.invalid_messages > 0 ? "warn" : "ok");
     showRunNote(status);
     const c = status.consumer;
-    const consumer = !c.connected
-      ? `broker unreachable${c.last_error ? `: ${c.last_error}` : ""}`
+    const consumer = !c.connected || !c.broker_reachable
+      ? c.connected ? c.broker : `broker unreachable${c.last_error ? `: ${c.last_error}` : ""}`
       : c.caught_up
         ? `topic ${c.topic} · ${fmt.format(status.duplicates)} duplicates`
         : c.last_error || "replaying topic…";
