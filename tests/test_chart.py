@@ -757,7 +757,6 @@ def test_helm_test_script_against_the_real_api(
     from dtmon_common.signing import generate_key_line, parse_keys
     from minidt.codecs import parse_csv
     from minidt.reference import reference_message
-    from minidt.samples import REAL_SAMPLE
 
     pod = _one(cs.load_docs(cs.helm_template().stdout), "Pod", "-test-pipeline")
     script = pod["spec"]["containers"][0]["command"][-1]

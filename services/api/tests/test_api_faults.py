@@ -46,14 +46,17 @@ def test_slow_and_silent_header_flood_is_closed_and_service_stays_up(
         # Keep one trickling a byte per 0.3 s: progress must not extend the deadline.
         trickler = socks[1]
         while time.monotonic() - started < 1.5:
-            trickler.sendall(b"X")
+            try:
+                trickler.sendall(b"X")
+            except (BrokenPipeError, ConnectionResetError):
+                break  # already closed: exactly what is wanted
             time.sleep(0.3)
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + 20
         closed = sum(_closed_by_server(s, deadline) for s in socks)
         for s in socks:
             s.close()
         assert closed == SLOW_CLIENTS
-        assert time.monotonic() - started < 12
+        assert time.monotonic() - started < 25  # 1 s timeout; slack for a loaded machine
         metrics = api.get("/metrics").text
         assert f"dtmon_api_header_timeouts_total {float(SLOW_CLIENTS)}" in metrics
         # A normal keep-alive client is not affected by the header timer.

@@ -5,6 +5,7 @@ documentation, the dtmon_api_dqm_* metrics, and a reference saved by `dtmon-refe
 from __future__ import annotations
 
 import dataclasses
+import os
 import subprocess
 import sys
 import time
@@ -85,6 +86,7 @@ def test_health_metrics_openapi_and_reference_round_trip(
 def test_dtmon_api_refuses_to_start_with_an_unreadable_reference(tmp_path: Path) -> None:
     proc = subprocess.run(
         [str(VENV_BIN / "dtmon-api"), "--reference", str(tmp_path / "nope.json"), "--port", "0"],
+        env={**os.environ, "DTMON_SIGNING_KEYS": "k1:" + "1" * 64},  # past the key check
         capture_output=True,
         text=True,
         timeout=60,
