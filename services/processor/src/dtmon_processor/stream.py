@@ -1,9 +1,11 @@
 """The streaming query: Kafka `dt-hits` -> one v1 message per micro-batch on `dt-results`.
 
-foreachBatch runs, per micro-batch: one Spark job (compute.py), message assembly and contract
-validation on the driver, then a flushed, idempotent publication keyed by the batch id. Spark
-commits the batch to the checkpoint only after that, which gives the exactly-once accounting
-(see publish.py). Progress events (StreamingQueryListener) feed the consumer-lag metric.
+foreachBatch runs, per micro-batch: the event-building state of the previous batch read from
+the checkpoint (eventstore.py), one Spark job (compute.py), the new state written back,
+message assembly and contract validation on the driver, then a flushed, idempotent
+publication keyed by the batch id. Spark commits the batch to the checkpoint only after that,
+which gives the exactly-once accounting (see publish.py). Progress events
+(StreamingQueryListener) feed the consumer-lag metric.
 """
 
 from __future__ import annotations
@@ -19,8 +21,10 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.streaming import StreamingQuery, StreamingQueryListener
 
-from dtmon_processor.assemble import PartCounts, build_message, encode
-from dtmon_processor.compute import JobCounter, compute_counts
+from dtmon_processor.assemble import build_message, encode
+from dtmon_processor.compute import JobCounter, compute_batch
+from dtmon_processor.events import BatchRule
+from dtmon_processor.eventstore import CheckpointEventStore
 from dtmon_processor.metrics import ProcessorMetrics
 from dtmon_processor.publish import ResultsPublisher
 from dtmon_processor.transform import lines_from_values
@@ -41,6 +45,7 @@ class StreamSettings:
     available_now: bool = False
     fail_on_data_loss: bool = True
     query_name: str = "dtmon-processor"
+    event_timeout_seconds: float = 10.0
 
 
 def kafka_stream(spark: SparkSession, s: StreamSettings) -> DataFrame:
@@ -77,18 +82,26 @@ class BatchHandler:
         self.binning = binning
         self.query_id: str | None = None  # set once the query has started
         self.checkpoint_location: str | None = None
+        self.event_timeout_ms: int | None = 10_000
+        self._events: CheckpointEventStore | None = None
 
     def __call__(self, df: DataFrame, batch_id: int) -> None:
         started = time.perf_counter()
         counter = JobCounter(self.spark, f"dtmon-batch-{self._query_id()}-{batch_id}")
         lines = lines_from_values(df, batch_ts_col="batch_ts")
-        counts = compute_counts(lines, self.binning).get(0)
+        events = self._event_store()
+        batch_ts = self._offset_log_timestamp(batch_id)
+        rule = BatchRule(
+            state=events.load(batch_id),
+            batch_ts_ms=batch_ts,
+            timeout_ms=self.event_timeout_ms,
+            flush=False,
+        )
+        counts, state = compute_batch(lines, self.binning, rule)
         jobs = counter.jobs()
         counter.clear()
-        if counts is None:  # no record at all in this batch (offsets moved over markers)
-            counts = PartCounts()
-        if counts.batch_ts is None:
-            counts.batch_ts = self._offset_log_timestamp(batch_id)
+        counts.batch_ts = batch_ts
+        events.save(batch_id, state)
         message = build_message(
             counts,
             binning=self.binning,
@@ -115,6 +128,13 @@ class BatchHandler:
             seconds * 1000,
             extra={"batch_id": batch_id, "spark_jobs": jobs},
         )
+
+    def _event_store(self) -> CheckpointEventStore:
+        if self._events is None:
+            if self.checkpoint_location is None:
+                raise RuntimeError("BatchHandler.checkpoint_location must be set")
+            self._events = CheckpointEventStore(self.spark, self.checkpoint_location)
+        return self._events
 
     def _query_id(self) -> str:
         """The streaming query's id: stored in <checkpoint>/metadata when the query starts
@@ -220,6 +240,7 @@ def start_query(
 ) -> StreamingQuery:
     """Start the streaming query; the handler learns its (checkpoint-stable) query id."""
     handler.checkpoint_location = settings.checkpoint_location
+    handler.event_timeout_ms = round(settings.event_timeout_seconds * 1000)
     writer = (
         kafka_stream(spark, settings)
         .writeStream.queryName(settings.query_name)

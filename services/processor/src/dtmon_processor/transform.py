@@ -31,6 +31,7 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from dtmon_processor import kernel as K
+from dtmon_processor.events import BatchRule
 from minidt.binning import Binning
 from minidt.codecs import CSV_HEADER, MAX_INT_DIGITS
 
@@ -134,16 +135,19 @@ def _cached(name: str, build: Callable[..., Any], *args: Any) -> Any:
     return _CACHE[key]
 
 
-def aggregate_batch(parsed: DataFrame, binning: Binning) -> DataFrame:
+def aggregate_batch(
+    parsed: DataFrame, binning: Binning, rule: BatchRule | None = None
+) -> DataFrame:
     """Typed records -> partial counts (part, kind, chamber, bin, n, malformed, ts_min, ts_max,
     batch_ts), several rows per (part, kind, chamber, bin) that the driver sums.
 
     One shuffle puts every (part, ORBIT_CNT) in one partition; ``kernel.partition_counts``
     (numpy, vectorised through Arrow) then does all per-orbit work. Non-records (null orbit)
-    land together and only count rows / malformed / timestamps.
+    land together and only count rows / malformed / timestamps. ``rule`` (events.py) carries
+    the open orbits of the previous batch; the default closes every orbit.
     """
     shuffled = parsed.select(*K.INPUT_COLUMNS).repartition("part", "orbit")
-    return map_in_arrow(shuffled, functools.partial(K.partition_counts, binning=binning))
+    return map_in_arrow(shuffled, functools.partial(K.partition_counts, binning=binning, rule=rule))
 
 
 def map_in_arrow(df: DataFrame, func: Callable[..., Any]) -> DataFrame:
