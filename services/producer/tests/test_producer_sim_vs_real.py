@@ -162,3 +162,15 @@ def test_what_the_sample_cannot_test_the_scintillator() -> None:
     # Two quarter-width scintillators inside the stack: a few Hz, far below the ~2,500 Hz of
     # hits, and so (at 5,000 rows/s) rarely one in the first 999 rows.
     assert 0.3 < trigger_hz < 10, trigger_hz
+
+
+def test_optional_counter_reset_like_the_real_file() -> None:
+    """Both FPGAs' orbit counters drop once, to the real file's post-reset value, and each
+    FPGA keeps writing in orbit order otherwise (what the processor's event building needs)."""
+    sim = Simulator(seed=3, counter_reset_after_orbits=20_000)
+    h = parse_csv(b"\n".join(line for _ in range(2) for line in sim.next_lines())).hits
+    for f in (0, 1):
+        o = h.orbit[(h.head == det.HIT_HEAD) & (h.fpga == f)]
+        drops = np.flatnonzero(np.diff(o) < 0)
+        assert len(drops) == 1
+        assert o[drops[0]] > 3e9 and 616_958 <= o[drops[0] + 1] < 616_958 + 100
