@@ -35,7 +35,7 @@ def finish_batch(counts: PartCounts, rule: BatchRule, binning: Binning) -> Event
     taken = np.fromiter(counts.absorbed, dtype=np.int64, count=len(counts.absorbed))
     left = prev.carry.select(~np.isin(prev.carry.orbit, taken))
     if len(left):
-        out = K._Rows()
+        out = K.Rows()
         K.event_counts(out, 0, left, marks, rule, binning)
         _add(counts, group_rows(out.batch().to_pylist()).get(0, PartCounts()))
     counts.carried_in = len(prev.carry)

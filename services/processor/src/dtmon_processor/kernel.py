@@ -110,7 +110,7 @@ def bin_index(values: np.ndarray, edges: Sequence[float]) -> np.ndarray:
     return np.searchsorted(np.asarray(edges, dtype=np.float64), values, side="right") - 1
 
 
-class _Rows:
+class Rows:
     """Accumulates output columns as numpy chunks (one RecordBatch per partition)."""
 
     def __init__(self) -> None:
@@ -158,7 +158,7 @@ class _Rows:
 
 
 def _histogram_rows(
-    out: _Rows, part: int, kind: int, chamber: np.ndarray, bins: np.ndarray, nbins: int
+    out: Rows, part: int, kind: int, chamber: np.ndarray, bins: np.ndarray, nbins: int
 ) -> None:
     """Counts per (chamber, bin) with bin in [-1, nbins]; only non-zero cells are emitted."""
     width = nbins + 2
@@ -187,7 +187,7 @@ def partition_counts(
     table = pa.Table.from_batches(batches)
     if table.num_rows == 0:
         return
-    out = _Rows()
+    out = Rows()
     parts = _long(table, "part")
     for part in np.unique(parts):
         sub = table.filter(pa.array(parts == part)) if len(np.unique(parts)) > 1 else table
@@ -195,7 +195,7 @@ def partition_counts(
     yield out.batch()
 
 
-def _part_counts(out: _Rows, part: int, t: pa.Table, binning: Binning, rule: BatchRule) -> None:
+def _part_counts(out: Rows, part: int, t: pa.Table, binning: Binning, rule: BatchRule) -> None:
     is_record = pc.fill_null(t.column("is_record"), False).to_numpy(zero_copy_only=False)
     is_malformed = pc.fill_null(t.column("is_malformed"), False).to_numpy(zero_copy_only=False)
     ts, bts = t.column("ts"), t.column("batch_ts")
@@ -233,7 +233,7 @@ def _part_counts(out: _Rows, part: int, t: pa.Table, binning: Binning, rule: Bat
 
 
 def event_counts(
-    out: _Rows,
+    out: Rows,
     part: int,
     hits: Carry,
     watermarks: tuple[int | None, ...],
@@ -281,7 +281,7 @@ def event_counts(
 
 
 def _quantities(
-    out: _Rows,
+    out: Rows,
     part: int,
     fpga: np.ndarray,
     channel: np.ndarray,
