@@ -26,12 +26,13 @@ from processor_helpers import SAMPLE, summed
 from test_processor_stream import ADVERSARIAL
 
 
-def _table(hits: Hits, batch_ts: int | None) -> pa.RecordBatch:
+def _table(hits: Hits, batch_ts: int | None, kpart: np.ndarray | None = None) -> pa.RecordBatch:
     m = len(hits)
     columns = {
         "part": np.zeros(m, dtype=np.int32),
         "ts": np.full(m, 1000, dtype=np.int64),
         "batch_ts": pa.array([batch_ts] * m, type=pa.int64()),
+        "kpart": np.zeros(m, dtype=np.int32) if kpart is None else kpart.astype(np.int32),
         "is_record": np.ones(m, dtype=bool),
         "is_malformed": np.zeros(m, dtype=bool),
         "head": hits.head,
@@ -48,24 +49,37 @@ def run_batches(
     records: Hits, rows_per_batch: int, *, flush_at_end: bool = True, timeout_ms: int | None = None
 ) -> tuple[list[dict], EventState]:
     """Batches of ``rows_per_batch`` records through 3 orbit-hashed partitions + driver."""
+    starts = range(0, len(records), rows_per_batch)
+    cuts = [np.arange(s, min(s + rows_per_batch, len(records))) for s in starts]
+    return run_cut(records, np.zeros(len(records), dtype=np.int64), cuts, flush_at_end, timeout_ms)
+
+
+def run_cut(
+    records: Hits,
+    kpart: np.ndarray,
+    cuts: list[np.ndarray],
+    flush_at_end: bool = True,
+    timeout_ms: int | None = None,
+) -> tuple[list[dict], EventState]:
+    """Batch k holds the records ``cuts[k]`` (from Kafka partitions ``kpart``)."""
     state = EventState()
     messages = []
-    starts = range(0, len(records), rows_per_batch)
-    for k, start in enumerate(starts):
-        chunk = records.select(np.arange(start, min(start + rows_per_batch, len(records))))
+    for k, idx in enumerate(cuts):
+        chunk, chunk_kpart = records.select(idx), kpart[idx]
         batch_ts = 1_000 * k
         rule = BatchRule(
             state=state,
             batch_ts_ms=batch_ts,
             timeout_ms=timeout_ms,
-            flush=flush_at_end and k == len(starts) - 1,
+            flush=flush_at_end and k == len(cuts) - 1,
         )
         rows = []
         for p in range(3):
-            part = chunk.select(chunk.orbit % 3 == p)
+            mine = chunk.orbit % 3 == p
+            table = _table(chunk.select(mine), batch_ts, chunk_kpart[mine])
             rows += [
                 r
-                for b in partition_counts(iter([_table(part, batch_ts)]), DEFAULT_BINNING, rule)
+                for b in partition_counts(iter([table]), DEFAULT_BINNING, rule)
                 for r in b.to_pylist()
             ]
         counts = group_rows(rows).get(0)
@@ -123,6 +137,33 @@ def test_adversarial_stream_cut_sums_to_the_reference(rows: int) -> None:
     records = _adversarial()
     messages, _ = run_batches(records, rows)
     assert summed(messages) == compute_quantities(records)
+
+
+@pytest.mark.parametrize("messages_per_partition", [(6, 2), (1, 5)])
+def test_kafka_partitions_read_to_different_points_keep_orbits_whole(
+    messages_per_partition: tuple[int, int],
+) -> None:
+    """Messages of 10 records go round-robin to two Kafka partitions and each batch reads
+    the partitions unevenly (as maxOffsetsPerTrigger and arrival times make Spark do): one
+    partition runs ahead in the stream, so a single watermark per FPGA would close orbits
+    whose hits still wait in the other partition. Per-partition watermarks keep them whole."""
+    records = _sample()
+    n = len(records)
+    kpart = (np.arange(n) // 10) % 2
+    queues = [list(np.flatnonzero(kpart == p)) for p in (0, 1)]
+    cuts = []
+    k = 0
+    while any(queues):
+        take = messages_per_partition if k % 2 == 0 else messages_per_partition[::-1]
+        idx = []
+        for p in (0, 1):
+            idx += queues[p][: 10 * take[p]]
+            queues[p] = queues[p][10 * take[p] :]
+        cuts.append(np.array(sorted(idx), dtype=np.int64))
+        k += 1
+    messages, state = run_cut(records, kpart, cuts)
+    assert summed(messages) == compute_quantities(records)
+    assert len(state.carry) == 0 and len(messages) >= 3
 
 
 @pytest.mark.parametrize("rows", [2, 3, 5])

@@ -31,7 +31,7 @@ class PartCounts:
     bins: dict[tuple[int, int], dict[int, int]] = field(default_factory=dict)  # (kind, c) -> bins
     # Event building (events.py): per-FPGA partial watermarks (max orbit, max post-reset
     # orbit), carried orbits taken over by partitions, hits carried out, closed-orbit segments.
-    marks: dict[tuple[int, int], int] = field(default_factory=dict)  # (fpga, 0|1) -> orbit
+    marks: dict[tuple[int, int, int], int] = field(default_factory=dict)  # (kpart, fpga, 0|1)
     absorbed: set[int] = field(default_factory=set)
     carry_rows: list[tuple[int, int, int, int, float, int]] = field(default_factory=list)
     spans: list[tuple[int, int]] = field(default_factory=list)
@@ -62,7 +62,7 @@ def group_rows(rows: Iterable[Any]) -> dict[int, PartCounts]:
         ):
             p.scalars[kind] = p.scalars.get(kind, 0) + n
         elif kind == T.KIND_WATERMARK:
-            key = (int(r["chamber"]), int(r["bin"]))
+            key = (int(r["hit_channel"]), int(r["chamber"]), int(r["bin"]))
             p.marks[key] = max(p.marks.get(key, n), n)
         elif kind == T.KIND_ABSORBED:
             p.absorbed.add(int(r["hit_orbit"]))

@@ -51,7 +51,13 @@ def file_lines(spark: SparkSession, files: Sequence[Path], rows_per_batch: int |
     else:
         lines = lines.select(F.lit(0).alias("part"), "line")
     null_long = F.lit(None).cast("long")
-    return lines.select("part", "line", null_long.alias("ts"), null_long.alias("batch_ts"))
+    return lines.select(
+        "part",
+        "line",
+        null_long.alias("ts"),
+        null_long.alias("batch_ts"),
+        F.lit(0).alias("kpart"),
+    )
 
 
 def batch_query_id(files: Sequence[Path]) -> str:
@@ -88,4 +94,4 @@ def run_batches(
         lines.unpersist()
 
 
-_REST = ("line", "ts", "batch_ts")
+_REST = ("line", "ts", "batch_ts", "kpart")

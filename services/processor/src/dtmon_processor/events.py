@@ -10,7 +10,11 @@ The rule, in orbit-counter space per FPGA (each FPGA writes its hits in non-decr
 order, apart from a counter reset): FPGA f has *passed* orbit O once it has written a hit of
 a later orbit, i.e. its watermark W_f (the largest orbit it has written since its last reset)
 satisfies ``O < W_f <= O + RESET_GAP``; or ``O > W_f + RESET_GAP``, which means O belongs
-to the counter epoch before f's reset. An orbit is closed when both FPGAs have passed it,
+to the counter epoch before f's reset. Kafka partitions each hold a subsequence of the
+stream, and a batch reads them up to different points, so the watermark is kept per (Kafka
+partition, FPGA) and f has passed O only when it has in every partition; a partition that
+delivered no hit of f for ``timeout_ms`` is forgotten (the producer may have stopped using
+it). An orbit is closed when both FPGAs have passed it,
 when its oldest carried hit has waited ``timeout_ms`` of wall-clock (batch) time (a quiet FPGA
 or a stream that stops; counted as timeout-closed), or when the input ends (``flush``). A
 counter reset therefore never holds anything forever: once both FPGAs have reset, every
@@ -71,12 +75,16 @@ class Carry:
         return Carry(*(getattr(self, f)[order] for f in CARRY_FIELDS))
 
 
+Watermarks = dict[tuple[int, int], tuple[int, int | None]]
+"""(Kafka partition, FPGA) -> (watermark orbit, batch time in ms of its last hit)."""
+
+
 @dataclass(frozen=True)
 class EventState:
     """What one batch hands to the next: the watermarks, the open orbits' hits, and the
     frontier (the newest closed orbit, so detector time is counted once: ``orbit_span``)."""
 
-    watermarks: tuple[int | None, ...] = (None,) * len(WATERMARK_FPGAS)
+    watermarks: Watermarks = field(default_factory=dict)
     carry: Carry = field(default_factory=Carry)
     frontier: int | None = None
 
@@ -93,25 +101,27 @@ class BatchRule:
 
 
 def local_watermarks(
-    previous: tuple[int | None, ...], fpga: np.ndarray, orbit: np.ndarray
-) -> tuple[tuple[int | None, ...], tuple[int | None, ...], tuple[int | None, ...]]:
-    """(watermarks, max orbit of non-reset hits, max orbit of post-reset hits) per FPGA.
+    previous: Watermarks, kpart: np.ndarray, fpga: np.ndarray, orbit: np.ndarray
+) -> tuple[Watermarks, dict[tuple[int, int], tuple[int | None, int | None]]]:
+    """(watermarks after these hits, per (partition, FPGA) (max orbit, max post-reset orbit)).
 
     A hit more than RESET_GAP below the previous watermark is post-reset; if any exists the
     watermark restarts at the largest of them, else it is the largest orbit seen."""
-    marks: list[int | None] = []
-    plain: list[int | None] = []
-    reset: list[int | None] = []
-    for i, f in enumerate(WATERMARK_FPGAS):
-        o = orbit[fpga == f]
-        prev = previous[i]
-        after_reset = o < prev - RESET_GAP if prev is not None else np.zeros(len(o), dtype=bool)
+    marks = dict(previous)
+    partial: dict[tuple[int, int], tuple[int | None, int | None]] = {}
+    watched = np.isin(fpga, WATERMARK_FPGAS)
+    keys = np.unique(np.stack([kpart[watched], fpga[watched]], axis=1), axis=0)
+    for kp, f in keys.tolist():
+        o = orbit[(kpart == kp) & (fpga == f)]
+        prev = previous.get((kp, f))
+        after_reset = o < prev[0] - RESET_GAP if prev else np.zeros(len(o), dtype=bool)
         hi = int(o[~after_reset].max()) if (~after_reset).any() else None
         lo = int(o[after_reset].max()) if after_reset.any() else None
-        plain.append(hi)
-        reset.append(lo)
-        marks.append(merge_watermark(prev, hi, lo))
-    return tuple(marks), tuple(plain), tuple(reset)
+        partial[kp, f] = (hi, lo)
+        mark = merge_watermark(prev[0] if prev else None, hi, lo)
+        if mark is not None:
+            marks[kp, f] = (mark, prev[1] if prev else None)
+    return marks, partial
 
 
 def merge_watermark(prev: int | None, plain_max: int | None, reset_max: int | None) -> int | None:
@@ -122,22 +132,25 @@ def merge_watermark(prev: int | None, plain_max: int | None, reset_max: int | No
     return max(values) if values else None
 
 
-def passed(orbits: np.ndarray, watermarks: tuple[int | None, ...]) -> np.ndarray:
-    """Per orbit: have both FPGAs written a later orbit (or reset past it)?"""
+def passed(orbits: np.ndarray, watermarks: Watermarks) -> np.ndarray:
+    """Per orbit: has every FPGA, in every Kafka partition, written a later orbit (or reset
+    past it)?"""
     done = np.ones(len(orbits), dtype=bool)
-    for w in watermarks:
-        if w is None:
+    for f in WATERMARK_FPGAS:
+        mine = [w for (_, g), (w, _) in watermarks.items() if g == f]
+        if not mine:
             return np.zeros(len(orbits), dtype=bool)
-        later = (orbits < w) & (orbits >= w - RESET_GAP)
-        before_reset = orbits > w + RESET_GAP
-        done &= later | before_reset
+        for w in mine:
+            later = (orbits < w) & (orbits >= w - RESET_GAP)
+            before_reset = orbits > w + RESET_GAP
+            done &= later | before_reset
     return done
 
 
 def close_orbits(
     orbits: np.ndarray,
     oldest_since_ms: np.ndarray,
-    watermarks: tuple[int | None, ...],
+    watermarks: Watermarks,
     rule: BatchRule,
 ) -> tuple[np.ndarray, np.ndarray]:
     """(closed, closed by timeout) per distinct orbit; ``oldest_since_ms`` is the earliest

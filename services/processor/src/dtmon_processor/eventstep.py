@@ -15,10 +15,10 @@ from dtmon_processor import kernel as K
 from dtmon_processor.assemble import PartCounts, group_rows
 from dtmon_processor.events import (
     RESET_GAP,
-    WATERMARK_FPGAS,
     BatchRule,
     Carry,
     EventState,
+    Watermarks,
     merge_watermark,
 )
 from minidt.binning import Binning
@@ -28,10 +28,7 @@ def finish_batch(counts: PartCounts, rule: BatchRule, binning: Binning) -> Event
     """Complete ``counts`` in place (leftover carried orbits, carried-in count, orbit span)
     and return the state for the next batch."""
     prev = rule.state
-    marks = tuple(
-        merge_watermark(prev.watermarks[i], counts.marks.get((f, 0)), counts.marks.get((f, 1)))
-        for i, f in enumerate(WATERMARK_FPGAS)
-    )
+    marks = merged_watermarks(prev.watermarks, counts.marks, rule)
     taken = np.fromiter(counts.absorbed, dtype=np.int64, count=len(counts.absorbed))
     left = prev.carry.select(~np.isin(prev.carry.orbit, taken))
     if len(left):
@@ -52,8 +49,32 @@ def finish_batch(counts: PartCounts, rule: BatchRule, binning: Binning) -> Event
     return EventState(watermarks=marks, carry=carry, frontier=frontier)
 
 
+def merged_watermarks(
+    previous: Watermarks, partial: dict[tuple[int, int, int], int], rule: BatchRule
+) -> Watermarks:
+    """The partitions' partial watermarks merged per (Kafka partition, FPGA); entries whose
+    last hit is older than the timeout are dropped (a Kafka partition no longer used)."""
+    marks: Watermarks = {}
+    keys = set(previous) | {(kp, f) for kp, f, _ in partial}
+    for key in sorted(keys):
+        prev = previous.get(key)
+        plain, reset = partial.get((*key, 0)), partial.get((*key, 1))
+        mark = merge_watermark(prev[0] if prev else None, plain, reset)
+        seen = plain is not None or reset is not None
+        last = rule.batch_ts_ms if seen else (prev[1] if prev else None)
+        stale = (
+            rule.timeout_ms is not None
+            and rule.batch_ts_ms is not None
+            and last is not None
+            and rule.batch_ts_ms - last > rule.timeout_ms
+        )
+        if mark is not None and not stale:
+            marks[key] = (mark, last)
+    return marks
+
+
 def orbit_span(
-    segments: list[tuple[int, int]], frontier: int | None, marks: tuple[int | None, ...]
+    segments: list[tuple[int, int]], frontier: int | None, marks: Watermarks
 ) -> tuple[int, int | None]:
     """(orbits of detector time this batch adds, the new frontier).
 
@@ -77,7 +98,7 @@ def orbit_span(
     if not merged:
         return 0, frontier
     # The new frontier lives in the current epoch: the segment nearest the slowest FPGA.
-    known = [w for w in marks if w is not None]
+    known = [w for w, _ in marks.values()]
     if known:
         slowest = min(known)
         current = min(merged, key=lambda seg: abs(seg[1] - slowest))

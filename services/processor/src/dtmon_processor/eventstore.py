@@ -29,7 +29,7 @@ def encode_state(state: EventState) -> bytes:
     carry = {f: getattr(state.carry, f).tolist() for f in CARRY_FIELDS}
     body = {
         "version": 1,
-        "watermarks": list(state.watermarks),
+        "watermarks": [[kp, f, w, last] for (kp, f), (w, last) in sorted(state.watermarks.items())],
         "frontier": state.frontier,
         "carry": carry,
     }
@@ -41,7 +41,7 @@ def decode_state(data: bytes) -> EventState:
     carry = body["carry"]
     dtypes = {"tdc": np.float64}
     return EventState(
-        watermarks=tuple(body["watermarks"]),
+        watermarks={(kp, f): (w, last) for kp, f, w, last in body["watermarks"]},
         frontier=body["frontier"],
         carry=Carry(*(np.asarray(carry[f], dtype=dtypes.get(f, np.int64)) for f in CARRY_FIELDS)),
     )

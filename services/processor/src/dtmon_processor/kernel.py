@@ -28,9 +28,9 @@ import pyarrow.compute as pc
 
 from dtmon_processor.events import RESET_GAP as _RESET_GAP
 from dtmon_processor.events import (
-    WATERMARK_FPGAS,
     BatchRule,
     Carry,
+    Watermarks,
     close_orbits,
     local_watermarks,
 )
@@ -56,7 +56,8 @@ KIND_OCCUPANCY = 5  # (chamber, bin)
 KIND_MULTIPLICITY = 6  # (chamber, bin)
 KIND_SCINT_OCCUPANCY = 7  # (chamber, bin)
 KIND_DRIFT = 8  # (chamber, bin)
-KIND_WATERMARK = 9  # chamber = FPGA, bin 0: n = max orbit, bin 1: n = max post-reset orbit
+KIND_WATERMARK = 9  # chamber = FPGA, hit_channel = Kafka partition; bin 0: n = max orbit,
+# bin 1: n = max post-reset orbit
 KIND_ABSORBED = 10  # hit_orbit = a carried orbit that this partition took over
 KIND_CARRY = 11  # hit_* = one hit of an open orbit, carried to the next batch
 KIND_TIMEOUT = 12  # n = orbits closed by the wall-clock timeout
@@ -66,6 +67,7 @@ INPUT_COLUMNS = (
     "part",
     "ts",
     "batch_ts",
+    "kpart",
     "is_record",
     "is_malformed",
     "head",
@@ -215,14 +217,23 @@ def _part_counts(out: Rows, part: int, t: pa.Table, binning: Binning, rule: Batc
     head = _long(t, "head")
     hit = is_record & (head == HIT_HEAD)
     h = t.filter(pa.array(hit))
-    fpga, channel, orbit, bx = (_long(h, c) for c in ("fpga", "channel", "orbit", "bx"))
+    fpga, channel, orbit, bx, kpart = (
+        _long(h, c) for c in ("fpga", "channel", "orbit", "bx", "kpart")
+    )
     tdc = pc.fill_null(h.column("tdc"), 0.0).to_numpy().astype(np.float64, copy=False)
     new = Carry(fpga, channel, orbit, bx, tdc, np.full(len(orbit), _NOT_CARRIED))
-    marks, plain, reset = local_watermarks(rule.state.watermarks, fpga, orbit)
-    for i, f in enumerate(WATERMARK_FPGAS):
-        for b, value in ((0, plain[i]), (1, reset[i])):
+    marks, partial = local_watermarks(rule.state.watermarks, kpart, fpga, orbit)
+    for (kp, f), (plain, reset) in sorted(partial.items()):
+        for b, value in ((0, plain), (1, reset)):
             if value is not None:
-                out.add(part, KIND_WATERMARK, np.array([f]), np.array([b]), np.array([value]))
+                out.add(
+                    part,
+                    KIND_WATERMARK,
+                    np.array([f]),
+                    np.array([b]),
+                    np.array([value]),
+                    hits={"hit_channel": np.array([kp])},
+                )
     carried = rule.state.carry
     absorbed = np.isin(carried.orbit, orbit) if len(orbit) else np.zeros(len(carried), bool)
     taken = np.unique(carried.orbit[absorbed])
@@ -236,7 +247,7 @@ def event_counts(
     out: Rows,
     part: int,
     hits: Carry,
-    watermarks: tuple[int | None, ...],
+    watermarks: Watermarks,
     rule: BatchRule,
     binning: Binning,
 ) -> None:

@@ -63,7 +63,9 @@ def kafka_stream(spark: SparkSession, s: StreamSettings) -> DataFrame:
     )
     if s.max_offsets_per_trigger:
         reader = reader.option("maxOffsetsPerTrigger", str(s.max_offsets_per_trigger))
-    return reader.load().select("value", "timestamp", F.current_timestamp().alias("batch_ts"))
+    return reader.load().select(
+        "value", "timestamp", "partition", F.current_timestamp().alias("batch_ts")
+    )
 
 
 class BatchHandler:
@@ -88,7 +90,7 @@ class BatchHandler:
     def __call__(self, df: DataFrame, batch_id: int) -> None:
         started = time.perf_counter()
         counter = JobCounter(self.spark, f"dtmon-batch-{self._query_id()}-{batch_id}")
-        lines = lines_from_values(df, batch_ts_col="batch_ts")
+        lines = lines_from_values(df, batch_ts_col="batch_ts", partition_col="partition")
         events = self._event_store()
         batch_ts = self._offset_log_timestamp(batch_id)
         rule = BatchRule(

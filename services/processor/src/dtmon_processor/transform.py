@@ -50,9 +50,14 @@ def lines_from_values(
     value_col: str = "value",
     ts_col: str = "timestamp",
     batch_ts_col: str | None = None,
+    partition_col: str | None = None,
 ) -> DataFrame:
     """Kafka-like rows (binary/str value, timestamp) -> one row per line:
-    (part, line, ts, batch_ts).
+    (part, line, ts, batch_ts, kpart).
+
+    ``kpart`` is the Kafka partition (0 without ``partition_col``): event building keeps one
+    orbit watermark per Kafka partition and FPGA, because a batch reads the partitions up to
+    different points of the stream.
 
     ``ts`` is the Kafka record timestamp in epoch ms; every record yields at least one line
     (``split`` of an empty value is ``[""]``), so min/max over lines is min/max over records.
@@ -66,6 +71,7 @@ def lines_from_values(
         F.explode(F.split(F.col(value_col).cast("string"), "\n")).alias("line"),
         F.unix_millis(F.col(ts_col)).alias("ts"),
         batch_ts.alias("batch_ts"),
+        (F.col(partition_col) if partition_col else F.lit(0)).cast("int").alias("kpart"),
     )
 
 
@@ -85,6 +91,7 @@ def _parse_columns() -> tuple[list[Column], list[Column]]:
         F.col("part"),
         F.col("ts"),
         F.col("batch_ts"),
+        F.col("kpart"),
         F.split(text, ",").alias("f"),
         ((F.length(text) == 0) | (text == F.lit(CSV_HEADER))).alias("ignorable"),
         text.rlike(RECORD_REGEX).alias("shaped"),
@@ -105,6 +112,7 @@ def _parse_columns() -> tuple[list[Column], list[Column]]:
         F.col("part"),
         F.col("ts"),
         F.col("batch_ts"),
+        F.col("kpart"),
         is_record.alias("is_record"),
         (~F.col("ignorable") & ~is_record).alias("is_malformed"),
         field(0).alias("head"),
