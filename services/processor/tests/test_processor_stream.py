@@ -223,5 +223,8 @@ def test_adversarial_stream(
     )
     assert len(messages) >= 5
     assert sum(m["input"]["malformed"] for m in messages) >= 10
-    assert any(m["hits_per_chamber"][0] == 0 and m["hits"] > 0 for m in messages)
+    # Every chamber is present in every message, silent ones with zeros (a silent chamber's
+    # orbits may now close in a batch with other hits, so no batch need be chamber-0 free).
+    assert all(len(m["hits_per_chamber"]) == len(m["occupancy"]) == 4 for m in messages)
+    assert any(min(m["hits_per_chamber"]) == 0 for m in messages)
     assert metrics.malformed._value.get() == sum(m["input"]["malformed"] for m in messages)
