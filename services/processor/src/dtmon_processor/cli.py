@@ -295,6 +295,8 @@ def _run(args: argparse.Namespace) -> int:
         return 1
     finally:
         server.stop()
+        if handler.ticker is not None:
+            handler.ticker.close()
         publisher.close()
         _stop_spark(spark)
     return 0

@@ -27,6 +27,7 @@ from dtmon_processor.events import BatchRule
 from dtmon_processor.eventstore import CheckpointEventStore, local_path
 from dtmon_processor.metrics import ProcessorMetrics
 from dtmon_processor.publish import ResultsPublisher
+from dtmon_processor.tick import IdleTicker
 from dtmon_processor.transform import lines_from_values
 from minidt.binning import DEFAULT_BINNING, Binning
 
@@ -85,10 +86,13 @@ class BatchHandler:
         self.query_id: str | None = None  # set once the query has started
         self.checkpoint_location: str | None = None
         self.event_timeout_ms: int | None = 10_000
+        self.ticker: IdleTicker | None = None  # set by start_query for a processing-time query
         self._events: CheckpointEventStore | None = None
 
     def __call__(self, df: DataFrame, batch_id: int) -> None:
         started = time.perf_counter()
+        if self.ticker is not None:
+            self.ticker.batch_started()
         counter = JobCounter(self.spark, f"dtmon-batch-{self._query_id()}-{batch_id}")
         lines = lines_from_values(df, batch_ts_col="batch_ts", partition_col="partition")
         events = self._event_store()
@@ -112,6 +116,8 @@ class BatchHandler:
             emitted_at_ms=counts.batch_ts,
         )
         self.publisher.publish(str(batch_id), encode(message))
+        if self.ticker is not None:
+            self.ticker.batch_ended(len(state.carry))
         seconds = time.perf_counter() - started
         self.metrics.observe_batch(
             batch_id=batch_id,
@@ -256,6 +262,12 @@ def start_query(
     if settings.available_now:
         writer = writer.trigger(availableNow=True)
     else:
+        # A quiet stream runs no batch: wake it once the open orbits have timed out.
+        handler.ticker = IdleTicker(
+            settings.bootstrap_servers,
+            settings.hits_topic,
+            settings.event_timeout_seconds + settings.trigger_seconds,
+        )
         writer = writer.trigger(
             processingTime=f"{round(settings.trigger_seconds * 1000)} milliseconds"
         )
