@@ -1,6 +1,6 @@
 """The dashboard in real headless Chromium (Debian's package, driven by Playwright).
 
-Loads the page, waits for all 19 plots to hold data, publishes a batch and sees it appear
+Loads the page, waits for all 20 plots to hold data, publishes a batch and sees it appear
 without a reload, switches to the cumulative view, checks that the strict CSP blocked
 nothing, and saves artifacts/dashboard.png (plus the offline API docs page).
 """
@@ -23,7 +23,7 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 ARTIFACTS = Path(__file__).resolve().parents[3] / "artifacts"
-N_PLOTS = 3 + 16  # time series + 4 chambers x 4 quantities (health plots, .dqm, apart)
+N_PLOTS = 4 + 16  # time series + 4 chambers x 4 quantities (health plots, .dqm, apart)
 RECORD_CSP = """
 window.__csp = [];
 document.addEventListener("securitypolicyviolation", (e) => {
@@ -84,6 +84,15 @@ def test_dashboard_live_update_views_and_csp(
             assert page.evaluate("() => window.__same_document") is True  # no reload happened
             latest_hits = batches[n].message["hits_per_chamber"][2]
             expect(page.locator("#ch2-hits")).to_have_text(f"{latest_hits:,} hits")
+            # Rates in Hz of detector time: the batch's hits over its orbit span.
+            latest = batches[n].message
+            hz = latest["hits"] / (latest["orbit_span"] * 3564 * 25e-9)
+            assert abs(float(_text(page, "#hit-rate").replace(",", "")) - hz) < 0.1
+            assert _text(page, "#trigger-rate") != "–"
+            # Latency: the oldest record's age when the browser got the batch (>= 3 s here).
+            assert "oldest" in _text(page, "#latency-note")
+            assert float(_text(page, "#latency").removesuffix(" s")) >= 3.0
+            assert _text(page, "#events") == "0 / 0"
 
             page.click("[data-view=cumulative]")
             expect(page.locator("#view-batches")).to_have_text(str(n + 1))

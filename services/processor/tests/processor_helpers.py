@@ -15,7 +15,7 @@ from confluent_kafka import Consumer, Producer, TopicPartition
 from dtmon_common.signing import parse_keys
 from dtmon_processor.stream import parse_offsets_text
 from minidt.codecs import parse_csv
-from minidt.reference import reference_message
+from minidt.reference import QUANTITY_FIELDS, reference_message
 from minidt.samples import REAL_SAMPLE
 
 SAMPLE = REAL_SAMPLE
@@ -141,3 +141,30 @@ def batch_offsets(progress: Sequence[Any]) -> dict[int, tuple[dict[int, int], di
             src = p.sources[0]
             out[p.batchId] = (offsets(src.startOffset), offsets(src.endOffset))
     return out
+
+
+def summed(messages: list[dict]) -> dict:
+    """Every quantity summed over batches (histograms bin by bin)."""
+    total: dict = {}
+    for m in messages:
+        for key in QUANTITY_FIELDS:
+            value = m[key]
+            if key not in total:
+                total[key] = value
+            elif isinstance(value, int):
+                total[key] += value
+            elif isinstance(value[0], int):
+                total[key] = [a + b for a, b in zip(total[key], value, strict=True)]
+            else:
+                total[key] = [
+                    {
+                        "bin_edges": a["bin_edges"],
+                        "bin_counts": [
+                            x + y for x, y in zip(a["bin_counts"], b["bin_counts"], strict=True)
+                        ],
+                        "underflow": a["underflow"] + b["underflow"],
+                        "overflow": a["overflow"] + b["overflow"],
+                    }
+                    for a, b in zip(total[key], value, strict=True)
+                ]
+    return total

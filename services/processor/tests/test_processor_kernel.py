@@ -32,6 +32,7 @@ def _partition(hits: Hits, idx: np.ndarray) -> pa.RecordBatch:
         "part": np.zeros(m, dtype=np.int32),
         "ts": np.arange(m, dtype=np.int64) + 1000,
         "batch_ts": np.full(m, 5, dtype=np.int64),
+        "kpart": np.zeros(m, dtype=np.int32),
         "is_record": np.ones(m, dtype=bool),
         "is_malformed": np.zeros(m, dtype=bool),
         "head": hits.head[idx],

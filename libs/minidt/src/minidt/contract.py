@@ -104,6 +104,24 @@ class BatchInput(BaseModel):
         return self
 
 
+class EventBuilding(BaseModel):
+    """How the batch's orbits were built (event building, README "The quantities").
+
+    A batch counts only orbits it *closes*: the hits of orbits still open at its end (the two
+    FPGAs' interleaved packets spread one orbit over up to ~270 rows) are carried to the next
+    batch, so summing batches counts every orbit once, with all its hits. Defaults keep older
+    messages (before event building) valid."""
+
+    model_config = _STRICT
+
+    carried_in_hits: NonNegInt = 0
+    """Hits of open orbits received from the previous batch (counted here, not there)."""
+    carried_out_hits: NonNegInt = 0
+    """Hits of orbits left open at the end of this batch, handed to the next one."""
+    timeout_closed_orbits: NonNegInt = 0
+    """Orbits closed because their hits waited too long (a quiet FPGA, a stopped stream)."""
+
+
 class BatchResult(BaseModel):
     """One micro-batch's quantities (detector.md, section "The per-batch quantities")."""
 
@@ -130,6 +148,11 @@ class BatchResult(BaseModel):
     scintillator_hits: NonNegInt
     orbits: NonNegInt
     scintillator_orbits: NonNegInt
+    orbit_span: NonNegInt = 0
+    """Orbits of detector time (3564 x 25 ns each) covered by the closed orbits: last - first
+    + 1, summed over orbit-counter segments when the counter reset. Rates in Hz of detector
+    time are counts / (orbit_span * 89.1 us)."""
+    events: EventBuilding = Field(default_factory=EventBuilding)
     occupancy: PerChamberHistograms
     orbit_multiplicity: PerChamberHistograms
     scint_occupancy: PerChamberHistograms
@@ -142,8 +165,16 @@ class BatchResult(BaseModel):
                 f"sum(hits_per_chamber) + scintillator_hits = "
                 f"{sum(self.hits_per_chamber) + self.scintillator_hits} exceeds hits ({self.hits})"
             )
-        if self.hits > self.input.rows:
-            raise ValueError(f"hits ({self.hits}) exceeds input.rows ({self.input.rows})")
+        if self.hits > self.input.rows + self.events.carried_in_hits:
+            raise ValueError(
+                f"hits ({self.hits}) exceeds input.rows ({self.input.rows}) + "
+                f"events.carried_in_hits ({self.events.carried_in_hits})"
+            )
+        if self.events.timeout_closed_orbits > self.orbits:
+            raise ValueError(
+                f"events.timeout_closed_orbits ({self.events.timeout_closed_orbits}) exceeds "
+                f"orbits ({self.orbits})"
+            )
         if self.scintillator_orbits > min(self.orbits, self.scintillator_hits):
             raise ValueError(
                 f"scintillator_orbits ({self.scintillator_orbits}) exceeds orbits "

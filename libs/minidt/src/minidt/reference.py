@@ -15,7 +15,9 @@ Definitions, in the order of the contract:
 6. ``drift_time_ns``: for each chamber hit in such an orbit, the drift time relative to the
    orbit's EARLIEST scintillator hit (one per orbit, so nothing is duplicated when an orbit
    has several), computed within the orbit (``detector.drift_time_ns``).
-Orbits are keyed by the 64-bit ORBIT_CNT alone.
+Orbits are keyed by the 64-bit ORBIT_CNT alone. ``orbit_span``: distinct orbits sorted, split
+where consecutive ones are more than ``COUNTER_RESET_GAP`` apart (a counter reset), and the
+(last - first + 1) of each piece summed.
 """
 
 from __future__ import annotations
@@ -35,6 +37,9 @@ from minidt.detector import (
     is_scintillator,
     time_in_orbit_tdc,
 )
+
+COUNTER_RESET_GAP = 1 << 20
+"""Orbits: a larger jump between consecutive distinct orbits starts a new counter segment."""
 
 QUANTITY_FIELDS = (
     "hits",
@@ -72,6 +77,16 @@ def _earliest_scintillator(
     first[1:] = o[1:] != o[:-1]
     pick = order[first]
     return orbit[pick], bx[pick], tdc[pick]
+
+
+def orbit_span(orbits: np.ndarray) -> int:
+    """Detector time in orbits covered by these orbits, counter resets excluded."""
+    distinct = np.unique(np.asarray(orbits, dtype=np.int64))
+    if len(distinct) == 0:
+        return 0
+    jumps = np.diff(distinct)
+    resets = jumps[jumps > COUNTER_RESET_GAP]
+    return int(distinct[-1] - distinct[0] + 1 - (resets - 1).sum())
 
 
 def compute_quantities(hits: Hits, binning: Binning = DEFAULT_BINNING) -> dict[str, Any]:
@@ -144,5 +159,6 @@ def reference_message(
             "last_ts_ms": last_ts_ms,
         },
         **compute_quantities(hits, binning),
+        "orbit_span": orbit_span(hits.orbit[is_hit(hits.head)] if len(hits) else hits.orbit),
     }
     return BatchResult.model_validate(message).model_dump(mode="json")

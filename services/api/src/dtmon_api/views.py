@@ -65,6 +65,12 @@ class SeriesPoint(BaseModel):
     hits_per_chamber: list[int]
     scintillator_hits: int
     orbits: int
+    orbit_span: int = Field(
+        0, description="orbits of detector time (x 89.1 us) the batch's closed orbits cover"
+    )
+    carried_in_hits: int = Field(0, description="hits of open orbits taken from the previous batch")
+    carried_out_hits: int = Field(0, description="hits of open orbits handed to the next batch")
+    timeout_closed_orbits: int = Field(0, description="orbits closed by the wall-clock timeout")
 
 
 class ConsumerStatus(BaseModel):
@@ -161,4 +167,8 @@ def series_point(stored: StoredBatch) -> SeriesPoint:
         hits_per_chamber=list(r.hits_per_chamber),
         scintillator_hits=r.scintillator_hits,
         orbits=r.orbits,
+        orbit_span=r.orbit_span,
+        carried_in_hits=r.events.carried_in_hits,
+        carried_out_hits=r.events.carried_out_hits,
+        timeout_closed_orbits=r.events.timeout_closed_orbits,
     )

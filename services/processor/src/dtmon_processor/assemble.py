@@ -29,6 +29,14 @@ class PartCounts:
     batch_ts: int | None = None
     scalars: dict[int, int] = field(default_factory=dict)  # kind -> n
     bins: dict[tuple[int, int], dict[int, int]] = field(default_factory=dict)  # (kind, c) -> bins
+    # Event building (events.py): per-FPGA partial watermarks (max orbit, max post-reset
+    # orbit), carried orbits taken over by partitions, hits carried out, closed-orbit segments.
+    marks: dict[tuple[int, int, int], int] = field(default_factory=dict)  # (kpart, fpga, 0|1)
+    absorbed: set[int] = field(default_factory=set)
+    carry_rows: list[tuple[int, int, int, int, float, int]] = field(default_factory=list)
+    spans: list[tuple[int, int]] = field(default_factory=list)
+    carried_in: int = 0
+    orbit_span: int = 0
 
 
 def group_rows(rows: Iterable[Any]) -> dict[int, PartCounts]:
@@ -45,8 +53,23 @@ def group_rows(rows: Iterable[Any]) -> dict[int, PartCounts]:
                 p.ts_max = r["ts_max"] if p.ts_max is None else max(p.ts_max, r["ts_max"])
             if r["batch_ts"] is not None:
                 p.batch_ts = max(p.batch_ts or 0, r["batch_ts"])
-        elif kind in (T.KIND_HITS, T.KIND_SCINT_HITS, T.KIND_ORBITS, T.KIND_SCINT_ORBITS):
+        elif kind in (
+            T.KIND_HITS,
+            T.KIND_SCINT_HITS,
+            T.KIND_ORBITS,
+            T.KIND_SCINT_ORBITS,
+            T.KIND_TIMEOUT,
+        ):
             p.scalars[kind] = p.scalars.get(kind, 0) + n
+        elif kind == T.KIND_WATERMARK:
+            key = (int(r["hit_channel"]), int(r["chamber"]), int(r["bin"]))
+            p.marks[key] = max(p.marks.get(key, n), n)
+        elif kind == T.KIND_ABSORBED:
+            p.absorbed.add(int(r["hit_orbit"]))
+        elif kind == T.KIND_CARRY:
+            p.carry_rows.append(tuple(r[c] for c in T.HIT_COLUMNS))  # type: ignore[arg-type]
+        elif kind == T.KIND_SPAN:
+            p.spans.append((int(r["hit_orbit"]), n))
         else:
             hist = p.bins.setdefault((kind, int(r["chamber"])), {})
             b = int(r["bin"])
@@ -98,6 +121,12 @@ def build_message(
         "scintillator_hits": counts.scalars.get(T.KIND_SCINT_HITS, 0),
         "orbits": counts.scalars.get(T.KIND_ORBITS, 0),
         "scintillator_orbits": counts.scalars.get(T.KIND_SCINT_ORBITS, 0),
+        "orbit_span": counts.orbit_span,
+        "events": {
+            "carried_in_hits": counts.carried_in,
+            "carried_out_hits": len(counts.carry_rows),
+            "timeout_closed_orbits": counts.scalars.get(T.KIND_TIMEOUT, 0),
+        },
         "occupancy": occupancy,
         "orbit_multiplicity": per_chamber(
             T.KIND_MULTIPLICITY, lambda _c: binning.orbit_multiplicity

@@ -3,9 +3,10 @@ a static batch", and how archived data is reprocessed).
 
 Files are read by Spark (``.gz`` decompressed transparently), in the order given. With
 ``--rows-per-batch N`` every N consecutive record lines (blank and header lines excluded) form
-one batch; all batches are computed by ONE Spark job, since the transformation is keyed by a
-``part`` column. Kafka timestamps do not exist here, so ``input.first_ts_ms``/``last_ts_ms``
-are null.
+one batch. Batches run one after the other with the streaming path's event building (an
+orbit cut by a batch boundary is carried to the next batch, events.py), and the last batch
+closes everything still open: the input has ended. Kafka timestamps do not exist here, so
+``input.first_ts_ms``/``last_ts_ms`` are null.
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
 from dtmon_processor.assemble import build_message
-from dtmon_processor.compute import compute_counts
+from dtmon_processor.compute import compute_batch
+from dtmon_processor.events import BatchRule, EventState
 from minidt.binning import DEFAULT_BINNING, Binning
 from minidt.codecs import CSV_HEADER
 
@@ -49,7 +51,13 @@ def file_lines(spark: SparkSession, files: Sequence[Path], rows_per_batch: int |
     else:
         lines = lines.select(F.lit(0).alias("part"), "line")
     null_long = F.lit(None).cast("long")
-    return lines.select("part", "line", null_long.alias("ts"), null_long.alias("batch_ts"))
+    return lines.select(
+        "part",
+        "line",
+        null_long.alias("ts"),
+        null_long.alias("batch_ts"),
+        F.lit(0).alias("kpart"),
+    )
 
 
 def batch_query_id(files: Sequence[Path]) -> str:
@@ -65,14 +73,25 @@ def run_batches(
     binning: Binning = DEFAULT_BINNING,
 ) -> Iterator[dict[str, Any]]:
     """v1 messages, batch 0 first. Empty input gives no message."""
-    counts = compute_counts(file_lines(spark, files, rows_per_batch), binning)
-    query_id = batch_query_id(files)
-    emitted_at_ms = int(time.time() * 1000)
-    for part in sorted(counts):
-        yield build_message(
-            counts[part],
-            binning=binning,
-            query_id=query_id,
-            batch_id=part,
-            emitted_at_ms=emitted_at_ms,
-        )
+    lines = file_lines(spark, files, rows_per_batch).persist()
+    try:
+        top = lines.agg(F.max("part")).collect()[0][0]
+        query_id = batch_query_id(files)
+        emitted_at_ms = int(time.time() * 1000)
+        state = EventState()
+        for part in range(0 if top is None else top + 1):
+            rule = BatchRule(state=state, flush=part == top)
+            batch = lines.where(F.col("part") == part).select(F.lit(0).alias("part"), *_REST)
+            counts, state = compute_batch(batch, binning, rule)
+            yield build_message(
+                counts,
+                binning=binning,
+                query_id=query_id,
+                batch_id=part,
+                emitted_at_ms=emitted_at_ms,
+            )
+    finally:
+        lines.unpersist()
+
+
+_REST = ("line", "ts", "batch_ts", "kpart")

@@ -115,6 +115,12 @@ def build_parser() -> EnvArgumentParser:
         help=f"micro-batch interval, {TRIGGER_RANGE[0]}-{TRIGGER_RANGE[1]} s",
     )
     stream.add_argument(
+        "--event-timeout-seconds",
+        type=float,
+        default=10.0,
+        help="close an orbit whose hits waited this long (batch time) for the other FPGA",
+    )
+    stream.add_argument(
         "--available-now",
         action="store_true",
         help="process what the topic holds now, in batches, then exit",
@@ -253,6 +259,7 @@ def _run(args: argparse.Namespace) -> int:
         max_offsets_per_trigger=args.max_offsets_per_trigger,
         trigger_seconds=args.trigger_seconds,
         available_now=args.available_now,
+        event_timeout_seconds=args.event_timeout_seconds,
     )
     spark = build_session(_settings(args, kafka=True))
     try:
@@ -312,6 +319,8 @@ def _run(args: argparse.Namespace) -> int:
         server.stop()
         broker.stop()
         lag.close()
+        if handler.ticker is not None:
+            handler.ticker.close()
         publisher.close()
         _stop_spark(spark)
     return 0

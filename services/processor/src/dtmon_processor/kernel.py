@@ -7,6 +7,11 @@ whole in one partition) and this vectorised kernel turns a partition into a few 
 ``(part, kind, chamber, bin, n)`` rows. Partitions' rows are partial counts: the driver sums
 them (``assemble.group_rows``), so only small tables ever leave the executors.
 
+Event building (``events.py``) happens here too: the carried hits of open orbits travel with
+the function (a few hundred at most), each partition absorbs the carried hits of the orbits it
+holds, closes the complete orbits and emits the hits of the open ones as ``KIND_CARRY`` rows;
+the driver runs the same function (``event_counts``) on carried orbits that got no new hit.
+
 Written independently of ``minidt.reference`` / ``minidt.binning.fill`` (the tests compare the
 two), following detector.md: bins are ``[low, high)``, index ``searchsorted(edges, v, 'right')
 - 1``, -1 underflow, nbins overflow (and NaN); drift time computed within the orbit as
@@ -21,6 +26,14 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from dtmon_processor.events import RESET_GAP as _RESET_GAP
+from dtmon_processor.events import (
+    BatchRule,
+    Carry,
+    Watermarks,
+    close_orbits,
+    local_watermarks,
+)
 from minidt.binning import Binning
 from minidt.detector import (
     BX_NS,
@@ -43,11 +56,18 @@ KIND_OCCUPANCY = 5  # (chamber, bin)
 KIND_MULTIPLICITY = 6  # (chamber, bin)
 KIND_SCINT_OCCUPANCY = 7  # (chamber, bin)
 KIND_DRIFT = 8  # (chamber, bin)
+KIND_WATERMARK = 9  # chamber = FPGA, hit_channel = Kafka partition; bin 0: n = max orbit,
+# bin 1: n = max post-reset orbit
+KIND_ABSORBED = 10  # hit_orbit = a carried orbit that this partition took over
+KIND_CARRY = 11  # hit_* = one hit of an open orbit, carried to the next batch
+KIND_TIMEOUT = 12  # n = orbits closed by the wall-clock timeout
+KIND_SPAN = 13  # closed orbits of one counter segment: hit_orbit = first, n = last
 
 INPUT_COLUMNS = (
     "part",
     "ts",
     "batch_ts",
+    "kpart",
     "is_record",
     "is_malformed",
     "head",
@@ -59,8 +79,11 @@ INPUT_COLUMNS = (
 )
 OUTPUT_SCHEMA = (
     "part int, kind int, chamber int, bin int, n long,"
-    " malformed long, ts_min long, ts_max long, batch_ts long"
+    " malformed long, ts_min long, ts_max long, batch_ts long,"
+    " hit_fpga long, hit_channel long, hit_orbit long, hit_bx long, hit_tdc double,"
+    " hit_since long"
 )
+HIT_COLUMNS = ("hit_fpga", "hit_channel", "hit_orbit", "hit_bx", "hit_tdc", "hit_since")
 _ARROW_SCHEMA = pa.schema(
     [
         ("part", pa.int32()),
@@ -72,8 +95,15 @@ _ARROW_SCHEMA = pa.schema(
         ("ts_min", pa.int64()),
         ("ts_max", pa.int64()),
         ("batch_ts", pa.int64()),
+        ("hit_fpga", pa.int64()),
+        ("hit_channel", pa.int64()),
+        ("hit_orbit", pa.int64()),
+        ("hit_bx", pa.int64()),
+        ("hit_tdc", pa.float64()),
+        ("hit_since", pa.int64()),
     ]
 )
+_NOT_CARRIED = np.iinfo(np.int64).max
 _T0 = np.asarray(T0_CORRECTION_NS, dtype=np.float64)
 
 
@@ -82,7 +112,7 @@ def bin_index(values: np.ndarray, edges: Sequence[float]) -> np.ndarray:
     return np.searchsorted(np.asarray(edges, dtype=np.float64), values, side="right") - 1
 
 
-class _Rows:
+class Rows:
     """Accumulates output columns as numpy chunks (one RecordBatch per partition)."""
 
     def __init__(self) -> None:
@@ -97,8 +127,14 @@ class _Rows:
         n: np.ndarray,
         malformed: int | None = None,
         ts: tuple[int | None, int | None, int | None] = (None, None, None),
+        hits: dict[str, np.ndarray] | None = None,
     ) -> None:
         size = len(n)
+        for name in HIT_COLUMNS:
+            if hits is not None and name in hits:
+                self.cols[name].append(np.asarray(hits[name]))
+            else:
+                self.cols[name].append(np.array([None] * size, dtype=object))
         self.cols["part"].append(np.full(size, part, dtype=np.int32))
         self.cols["kind"].append(np.full(size, kind, dtype=np.int32))
         self.cols["chamber"].append(np.asarray(chamber, dtype=np.int32))
@@ -113,16 +149,18 @@ class _Rows:
         arrays = []
         for f in _ARROW_SCHEMA:
             chunks = self.cols[f.name]
+            if any(c.dtype == object for c in chunks):
+                chunks = [c.astype(object) for c in chunks]
             data = np.concatenate(chunks) if chunks else np.array([], dtype=np.int64)
             if data.dtype == object:
-                arrays.append(pa.array(list(data), type=f.type))
+                arrays.append(pa.array([None if v is None else v for v in data], type=f.type))
             else:
                 arrays.append(pa.array(data, type=f.type))
         return pa.RecordBatch.from_arrays(arrays, schema=_ARROW_SCHEMA)
 
 
 def _histogram_rows(
-    out: _Rows, part: int, kind: int, chamber: np.ndarray, bins: np.ndarray, nbins: int
+    out: Rows, part: int, kind: int, chamber: np.ndarray, bins: np.ndarray, nbins: int
 ) -> None:
     """Counts per (chamber, bin) with bin in [-1, nbins]; only non-zero cells are emitted."""
     width = nbins + 2
@@ -138,24 +176,28 @@ def _long(table: pa.Table, name: str) -> np.ndarray:
 
 
 def partition_counts(
-    batches: Iterable[pa.RecordBatch], binning: Binning
+    batches: Iterable[pa.RecordBatch], binning: Binning, rule: BatchRule | None = None
 ) -> Iterator[pa.RecordBatch]:
-    """mapInArrow function: all record batches of one partition -> its partial counts."""
+    """mapInArrow function: all record batches of one partition -> its partial counts.
+
+    ``rule`` carries the event-building state; the default closes every orbit (one
+    self-contained batch)."""
+    rule = rule or BatchRule()
     batches = list(batches)
     if not batches:
         return
     table = pa.Table.from_batches(batches)
     if table.num_rows == 0:
         return
-    out = _Rows()
+    out = Rows()
     parts = _long(table, "part")
     for part in np.unique(parts):
         sub = table.filter(pa.array(parts == part)) if len(np.unique(parts)) > 1 else table
-        _part_counts(out, int(part), sub, binning)
+        _part_counts(out, int(part), sub, binning, rule)
     yield out.batch()
 
 
-def _part_counts(out: _Rows, part: int, t: pa.Table, binning: Binning) -> None:
+def _part_counts(out: Rows, part: int, t: pa.Table, binning: Binning, rule: BatchRule) -> None:
     is_record = pc.fill_null(t.column("is_record"), False).to_numpy(zero_copy_only=False)
     is_malformed = pc.fill_null(t.column("is_malformed"), False).to_numpy(zero_copy_only=False)
     ts, bts = t.column("ts"), t.column("batch_ts")
@@ -175,12 +217,94 @@ def _part_counts(out: _Rows, part: int, t: pa.Table, binning: Binning) -> None:
     head = _long(t, "head")
     hit = is_record & (head == HIT_HEAD)
     h = t.filter(pa.array(hit))
-    fpga, channel, orbit, bx = (_long(h, c) for c in ("fpga", "channel", "orbit", "bx"))
+    fpga, channel, orbit, bx, kpart = (
+        _long(h, c) for c in ("fpga", "channel", "orbit", "bx", "kpart")
+    )
     tdc = pc.fill_null(h.column("tdc"), 0.0).to_numpy().astype(np.float64, copy=False)
+    new = Carry(fpga, channel, orbit, bx, tdc, np.full(len(orbit), _NOT_CARRIED))
+    marks, partial = local_watermarks(rule.state.watermarks, kpart, fpga, orbit)
+    for (kp, f), (plain, reset) in sorted(partial.items()):
+        for b, value in ((0, plain), (1, reset)):
+            if value is not None:
+                out.add(
+                    part,
+                    KIND_WATERMARK,
+                    np.array([f]),
+                    np.array([b]),
+                    np.array([value]),
+                    hits={"hit_channel": np.array([kp])},
+                )
+    carried = rule.state.carry
+    absorbed = np.isin(carried.orbit, orbit) if len(orbit) else np.zeros(len(carried), bool)
+    taken = np.unique(carried.orbit[absorbed])
+    if len(taken):
+        zeros = np.zeros(len(taken))
+        out.add(part, KIND_ABSORBED, zeros, zeros, zeros, hits={"hit_orbit": taken})
+    event_counts(out, part, Carry.concat([new, carried.select(absorbed)]), marks, rule, binning)
+
+
+def event_counts(
+    out: Rows,
+    part: int,
+    hits: Carry,
+    watermarks: Watermarks,
+    rule: BatchRule,
+    binning: Binning,
+) -> None:
+    """Close the complete orbits among ``hits`` (new and carried hits, whole orbits), count
+    them, and emit the open orbits' hits as KIND_CARRY rows."""
+    orbits, inv = np.unique(hits.orbit, return_inverse=True)
+    oldest = np.full(len(orbits), _NOT_CARRIED, dtype=np.int64)
+    np.minimum.at(oldest, inv, hits.since_ms)
+    closed, timed_out = close_orbits(orbits, oldest, watermarks, rule)
+    zero = np.zeros(1)
+    out.add(part, KIND_TIMEOUT, zero, zero, np.array([int(timed_out.sum())]))
+    keep = closed[inv]
+    if not keep.all():
+        open_hits = hits.select(~keep)
+        since = np.where(
+            open_hits.since_ms == _NOT_CARRIED, rule.batch_ts_ms or 0, open_hits.since_ms
+        )
+        zeros = np.zeros(len(open_hits))
+        out.add(
+            part,
+            KIND_CARRY,
+            zeros,
+            zeros,
+            zeros,
+            hits={
+                "hit_fpga": open_hits.fpga,
+                "hit_channel": open_hits.channel,
+                "hit_orbit": open_hits.orbit,
+                "hit_bx": open_hits.bx,
+                "hit_tdc": open_hits.tdc,
+                "hit_since": since,
+            },
+        )
+    done = orbits[closed]
+    if len(done):
+        cut = np.flatnonzero(np.diff(done) > _RESET_GAP) + 1
+        first, last = done[np.r_[0, cut]], done[np.r_[cut - 1, len(done) - 1]]
+        zeros = np.zeros(len(first))
+        out.add(part, KIND_SPAN, zeros, zeros, last, hits={"hit_orbit": first})
+    c = hits.select(keep)
+    _quantities(out, part, c.fpga, c.channel, c.orbit, c.bx, c.tdc, binning)
+
+
+def _quantities(
+    out: Rows,
+    part: int,
+    fpga: np.ndarray,
+    channel: np.ndarray,
+    orbit: np.ndarray,
+    bx: np.ndarray,
+    tdc: np.ndarray,
+    binning: Binning,
+) -> None:
+    """The six quantities of whole, closed orbits."""
     scint = (fpga == SCINT_FPGA) & (channel == SCINT_CHANNEL)
     orbits, inv = np.unique(orbit, return_inverse=True)
     n_orbits = len(orbits)
-
     # Earliest scintillator hit per orbit: smallest bx*30 + tdc, ties by bx then tdc.
     s_inv, s_bx, s_tdc = inv[scint], bx[scint], tdc[scint]
     s_key = s_bx.astype(np.float64) * float(TDC_PER_BX) + s_tdc
@@ -195,7 +319,7 @@ def _part_counts(out: _Rows, part: int, t: pa.Table, binning: Binning) -> None:
 
     zero = np.zeros(1)
     for kind, n in (
-        (KIND_HITS, len(h)),
+        (KIND_HITS, len(orbit)),
         (KIND_SCINT_HITS, int(scint.sum())),
         (KIND_ORBITS, n_orbits),
         (KIND_SCINT_ORBITS, int(has_t0.sum())),

@@ -1,9 +1,11 @@
 """The streaming query: Kafka `dt-hits` -> one v1 message per micro-batch on `dt-results`.
 
-foreachBatch runs, per micro-batch: one Spark job (compute.py), message assembly and contract
-validation on the driver, then a flushed, idempotent publication keyed by the batch id. Spark
-commits the batch to the checkpoint only after that, which gives the exactly-once accounting
-(see publish.py). Consumer lag is measured separately, against the broker (lag.py).
+foreachBatch runs, per micro-batch: the event-building state of the previous batch read from
+the checkpoint (eventstore.py), one Spark job (compute.py), the new state written back,
+message assembly and contract validation on the driver, then a flushed, idempotent
+publication keyed by the batch id. Spark commits the batch to the checkpoint only after that,
+which gives the exactly-once accounting (see publish.py). Consumer lag is
+measured separately, against the broker (lag.py).
 """
 
 from __future__ import annotations
@@ -19,10 +21,13 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.streaming import StreamingQuery
 
-from dtmon_processor.assemble import PartCounts, build_message, encode
-from dtmon_processor.compute import JobCounter, compute_counts
+from dtmon_processor.assemble import build_message, encode
+from dtmon_processor.compute import JobCounter, compute_batch
+from dtmon_processor.events import BatchRule
+from dtmon_processor.eventstore import CheckpointEventStore, local_path
 from dtmon_processor.metrics import ProcessorMetrics
 from dtmon_processor.publish import ResultsPublisher
+from dtmon_processor.tick import IdleTicker
 from dtmon_processor.transform import lines_from_values
 from minidt.binning import DEFAULT_BINNING, Binning
 
@@ -41,6 +46,7 @@ class StreamSettings:
     available_now: bool = False
     fail_on_data_loss: bool = True
     query_name: str = "dtmon-processor"
+    event_timeout_seconds: float = 10.0
 
 
 def kafka_stream(spark: SparkSession, s: StreamSettings) -> DataFrame:
@@ -58,7 +64,9 @@ def kafka_stream(spark: SparkSession, s: StreamSettings) -> DataFrame:
     )
     if s.max_offsets_per_trigger:
         reader = reader.option("maxOffsetsPerTrigger", str(s.max_offsets_per_trigger))
-    return reader.load().select("value", "timestamp", F.current_timestamp().alias("batch_ts"))
+    return reader.load().select(
+        "value", "timestamp", "partition", F.current_timestamp().alias("batch_ts")
+    )
 
 
 class BatchHandler:
@@ -77,18 +85,29 @@ class BatchHandler:
         self.binning = binning
         self.query_id: str | None = None  # set once the query has started
         self.checkpoint_location: str | None = None
+        self.event_timeout_ms: int | None = 10_000
+        self.ticker: IdleTicker | None = None  # set by start_query for a processing-time query
+        self._events: CheckpointEventStore | None = None
 
     def __call__(self, df: DataFrame, batch_id: int) -> None:
         started = time.perf_counter()
+        if self.ticker is not None:
+            self.ticker.batch_started()
         counter = JobCounter(self.spark, f"dtmon-batch-{self._query_id()}-{batch_id}")
-        lines = lines_from_values(df, batch_ts_col="batch_ts")
-        counts = compute_counts(lines, self.binning).get(0)
+        lines = lines_from_values(df, batch_ts_col="batch_ts", partition_col="partition")
+        events = self._event_store()
+        batch_ts = self._offset_log_timestamp(batch_id)
+        rule = BatchRule(
+            state=events.load(batch_id),
+            batch_ts_ms=batch_ts,
+            timeout_ms=self.event_timeout_ms,
+            flush=False,
+        )
+        counts, state = compute_batch(lines, self.binning, rule)
         jobs = counter.jobs()
         counter.clear()
-        if counts is None:  # no record at all in this batch (offsets moved over markers)
-            counts = PartCounts()
-        if counts.batch_ts is None:
-            counts.batch_ts = self._offset_log_timestamp(batch_id)
+        counts.batch_ts = batch_ts
+        events.save(batch_id, state)
         message = build_message(
             counts,
             binning=self.binning,
@@ -97,6 +116,8 @@ class BatchHandler:
             emitted_at_ms=counts.batch_ts,
         )
         self.publisher.publish(str(batch_id), encode(message))
+        if self.ticker is not None:
+            self.ticker.batch_ended(len(state.carry))
         seconds = time.perf_counter() - started
         self.metrics.observe_batch(
             batch_id=batch_id,
@@ -116,6 +137,13 @@ class BatchHandler:
             extra={"batch_id": batch_id, "spark_jobs": jobs},
         )
 
+    def _event_store(self) -> CheckpointEventStore:
+        if self._events is None:
+            if self.checkpoint_location is None:
+                raise RuntimeError("BatchHandler.checkpoint_location must be set")
+            self._events = CheckpointEventStore(self.spark, self.checkpoint_location)
+        return self._events
+
     def _query_id(self) -> str:
         """The streaming query's id: stored in <checkpoint>/metadata when the query starts
         (so identical across restarts from one checkpoint); read from there because the
@@ -133,6 +161,10 @@ class BatchHandler:
         {"batchWatermarkMs":..,"batchTimestampMs":..}); read through Hadoop so s3a works."""
         if self.checkpoint_location is None:
             raise RuntimeError("BatchHandler.checkpoint_location must be set")
+        local = local_path(self.checkpoint_location)
+        if local is not None:  # no py4j round trips for a local checkpoint (every batch)
+            lines = (local / "offsets" / str(batch_id)).read_text(encoding="utf-8").splitlines()
+            return int(json.loads(lines[1])["batchTimestampMs"])
         jvm = self.spark.sparkContext._jvm  # type: ignore[attr-defined]
         hconf = self.spark.sparkContext._jsc.hadoopConfiguration()  # type: ignore[attr-defined]
         path = jvm.org.apache.hadoop.fs.Path(f"{self.checkpoint_location}/offsets/{batch_id}")
@@ -200,6 +232,7 @@ def start_query(
 ) -> StreamingQuery:
     """Start the streaming query; the handler learns its (checkpoint-stable) query id."""
     handler.checkpoint_location = settings.checkpoint_location
+    handler.event_timeout_ms = round(settings.event_timeout_seconds * 1000)
     writer = (
         kafka_stream(spark, settings)
         .writeStream.queryName(settings.query_name)
@@ -209,6 +242,12 @@ def start_query(
     if settings.available_now:
         writer = writer.trigger(availableNow=True)
     else:
+        # A quiet stream runs no batch: wake it once the open orbits have timed out.
+        handler.ticker = IdleTicker(
+            settings.bootstrap_servers,
+            settings.hits_topic,
+            settings.event_timeout_seconds + settings.trigger_seconds,
+        )
         writer = writer.trigger(
             processingTime=f"{round(settings.trigger_seconds * 1000)} milliseconds"
         )

@@ -31,6 +31,7 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from dtmon_processor import kernel as K
+from dtmon_processor.events import BatchRule
 from minidt.binning import Binning
 from minidt.codecs import CSV_HEADER, MAX_INT_DIGITS
 
@@ -49,9 +50,14 @@ def lines_from_values(
     value_col: str = "value",
     ts_col: str = "timestamp",
     batch_ts_col: str | None = None,
+    partition_col: str | None = None,
 ) -> DataFrame:
     """Kafka-like rows (binary/str value, timestamp) -> one row per line:
-    (part, line, ts, batch_ts).
+    (part, line, ts, batch_ts, kpart).
+
+    ``kpart`` is the Kafka partition (0 without ``partition_col``): event building keeps one
+    orbit watermark per Kafka partition and FPGA, because a batch reads the partitions up to
+    different points of the stream.
 
     ``ts`` is the Kafka record timestamp in epoch ms; every record yields at least one line
     (``split`` of an empty value is ``[""]``), so min/max over lines is min/max over records.
@@ -65,6 +71,7 @@ def lines_from_values(
         F.explode(F.split(F.col(value_col).cast("string"), "\n")).alias("line"),
         F.unix_millis(F.col(ts_col)).alias("ts"),
         batch_ts.alias("batch_ts"),
+        (F.col(partition_col) if partition_col else F.lit(0)).cast("int").alias("kpart"),
     )
 
 
@@ -84,6 +91,7 @@ def _parse_columns() -> tuple[list[Column], list[Column]]:
         F.col("part"),
         F.col("ts"),
         F.col("batch_ts"),
+        F.col("kpart"),
         F.split(text, ",").alias("f"),
         ((F.length(text) == 0) | (text == F.lit(CSV_HEADER))).alias("ignorable"),
         text.rlike(RECORD_REGEX).alias("shaped"),
@@ -104,6 +112,7 @@ def _parse_columns() -> tuple[list[Column], list[Column]]:
         F.col("part"),
         F.col("ts"),
         F.col("batch_ts"),
+        F.col("kpart"),
         is_record.alias("is_record"),
         (~F.col("ignorable") & ~is_record).alias("is_malformed"),
         field(0).alias("head"),
@@ -134,16 +143,19 @@ def _cached(name: str, build: Callable[..., Any], *args: Any) -> Any:
     return _CACHE[key]
 
 
-def aggregate_batch(parsed: DataFrame, binning: Binning) -> DataFrame:
+def aggregate_batch(
+    parsed: DataFrame, binning: Binning, rule: BatchRule | None = None
+) -> DataFrame:
     """Typed records -> partial counts (part, kind, chamber, bin, n, malformed, ts_min, ts_max,
     batch_ts), several rows per (part, kind, chamber, bin) that the driver sums.
 
     One shuffle puts every (part, ORBIT_CNT) in one partition; ``kernel.partition_counts``
     (numpy, vectorised through Arrow) then does all per-orbit work. Non-records (null orbit)
-    land together and only count rows / malformed / timestamps.
+    land together and only count rows / malformed / timestamps. ``rule`` (events.py) carries
+    the open orbits of the previous batch; the default closes every orbit.
     """
     shuffled = parsed.select(*K.INPUT_COLUMNS).repartition("part", "orbit")
-    return map_in_arrow(shuffled, functools.partial(K.partition_counts, binning=binning))
+    return map_in_arrow(shuffled, functools.partial(K.partition_counts, binning=binning, rule=rule))
 
 
 def map_in_arrow(df: DataFrame, func: Callable[..., Any]) -> DataFrame:

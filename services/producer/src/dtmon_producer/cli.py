@@ -131,6 +131,13 @@ def build_parser() -> EnvArgumentParser:
         "(default: the simulator's calibrated value)",
     )
     add_fault_arguments(sim)
+    sim.add_argument(
+        "--counter-reset-after",
+        type=_non_negative(float),
+        default=None,
+        help="reset the orbit counter (to 616958, as in the real file) after this many "
+        "seconds of detector time (default: never)",
+    )
     pace = parser.add_argument_group("pacing")
     pace.add_argument(
         "--rate",
@@ -216,7 +223,12 @@ def make_source(args: argparse.Namespace) -> Source:
     if spec == "sim":
         from dtmon_producer.sim.source import SimSource
 
-        return SimSource(seed=args.seed, muon_rate=args.muon_rate, faults=faults_from_args(args))
+        return SimSource(
+            seed=args.seed,
+            muon_rate=args.muon_rate,
+            faults=faults_from_args(args),
+            counter_reset_after_s=args.counter_reset_after,
+        )
     if spec.startswith("s3://"):
         from dtmon_producer.sources.s3 import S3Settings, S3Source
 

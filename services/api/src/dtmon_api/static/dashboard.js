@@ -122,9 +122,13 @@ function setCardLevel(id, level) {
   if (level) card.classList.add(level);
 }
 
-function pointFromBatch(batch, previous) {
+// Live batches: the browser's receipt time on the server's clock, so the latency shown is the
+// age of the batch's OLDEST record when it reaches this page (and of its newest), not the
+// processor's emitted - newest (a 4 s batch would look like 0.1 s).
+function pointFromBatch(batch, previous, receivedAtMs = null) {
   const sameQuery = previous && previous.query_id === batch.query_id;
   const lastTs = batch.input.last_ts_ms;
+  const events = batch.events || {};
   return {
     query_id: batch.query_id,
     batch_id: batch.batch_id,
@@ -139,10 +143,24 @@ function pointFromBatch(batch, previous) {
     hits_per_chamber: batch.hits_per_chamber,
     scintillator_hits: batch.scintillator_hits,
     orbits: batch.orbits,
+    orbit_span: batch.orbit_span || 0,
+    carried_in_hits: events.carried_in_hits || 0,
+    carried_out_hits: events.carried_out_hits || 0,
+    timeout_closed_orbits: events.timeout_closed_orbits || 0,
+    received_at_ms: receivedAtMs,
   };
 }
 
+// Wall-clock processing rate: per second between batch emissions (changes with the cadence).
 const perSecond = (count, p) => (p.interval_ms && p.interval_ms > 0 ? (count * 1000) / p.interval_ms : null);
+// Detector rate in Hz: per second of detector time, the orbit span of the batch's closed
+// orbits (one orbit = 3564 x 25 ns), independent of how often batches are cut.
+const ORBIT_S = 3564 * 25e-9;
+const perDetectorSecond = (count, p) => (p.orbit_span > 0 ? count / (p.orbit_span * ORBIT_S) : null);
+// Age of the batch's oldest / newest record when it reached the browser (live) or, for batches
+// loaded from history, when the processor emitted it.
+const oldestAgeMs = (p) => (p.first_ts_ms === null ? null : (p.received_at_ms ?? p.emitted_at_ms) - p.first_ts_ms);
+const newestAgeMs = (p) => (p.last_ts_ms === null ? null : (p.received_at_ms ?? p.emitted_at_ms) - p.last_ts_ms);
 
 function appendPoint(point) {
   const pts = state.points;
@@ -162,10 +180,10 @@ function drawSeries() {
   state.revision += 1;
 
   const hitTraces = [
-    { name: "total", y: pts.map((p) => perSecond(p.hits, p)), color: TOTAL_COLOR, width: 2.2 },
+    { name: "total", y: pts.map((p) => perDetectorSecond(p.hits, p)), color: TOTAL_COLOR, width: 2.2 },
     ...[0, 1, 2, 3].map((c) => ({
       name: `ch ${c}`,
-      y: pts.map((p) => perSecond(p.hits_per_chamber[c], p)),
+      y: pts.map((p) => perDetectorSecond(p.hits_per_chamber[c], p)),
       color: CHAMBER_COLOR[c],
       width: 1.4,
     })),
@@ -176,12 +194,30 @@ function drawSeries() {
     y: t.y,
     name: t.name,
     line: { color: t.color, width: t.width },
-    hovertemplate: "%{y:.1f} hits/s<extra>%{fullData.name}</extra>",
+    hovertemplate: "%{y:.1f} Hz<extra>%{fullData.name}</extra>",
   }));
   Plotly.react(
     "ts-hits",
     hitTraces,
-    seriesLayout("Hit rate per batch", "hits / s", empty),
+    seriesLayout("Hit rate per chamber (detector time)", "Hz", empty),
+    CONFIG,
+  );
+
+  Plotly.react(
+    "ts-trigger",
+    [
+      {
+        type: "scatter",
+        mode: "lines+markers",
+        x,
+        y: pts.map((p) => perDetectorSecond(p.scintillator_hits, p)),
+        name: "scintillator (trigger)",
+        line: { color: "#e879f9", width: 2 },
+        marker: { size: 3 },
+        hovertemplate: "%{y:.2f} Hz<extra>trigger rate</extra>",
+      },
+    ],
+    seriesLayout("Trigger rate (detector time)", "Hz", empty),
     CONFIG,
   );
 
@@ -192,11 +228,20 @@ function drawSeries() {
         type: "scatter",
         mode: "lines+markers",
         x,
-        y: pts.map((p) => (p.latency_ms === null ? null : p.latency_ms / 1000)),
-        name: "end-to-end latency",
+        y: pts.map((p) => (oldestAgeMs(p) === null ? null : oldestAgeMs(p) / 1000)),
+        name: "oldest record's age",
         line: { color: "#56b4e9", width: 2 },
         marker: { size: 3 },
-        hovertemplate: "%{y:.2f} s<extra>latency</extra>",
+        hovertemplate: "%{y:.2f} s<extra>oldest record</extra>",
+      },
+      {
+        type: "scatter",
+        mode: "lines",
+        x,
+        y: pts.map((p) => (newestAgeMs(p) === null ? null : newestAgeMs(p) / 1000)),
+        name: "newest record's age",
+        line: { color: "#8fd3ff", width: 1.2 },
+        hovertemplate: "%{y:.2f} s<extra>newest record</extra>",
       },
       {
         type: "scatter",
@@ -421,17 +466,26 @@ function updateCards() {
   if (!p) return;
   setText("batch-id", `#${p.batch_id}`);
   setText("query-id", p.query_id);
-  const rate = perSecond(p.hits, p);
+  const rate = perDetectorSecond(p.hits, p);
   setText("hit-rate", rate === null ? fmt.format(p.hits) + " hits" : fmt1.format(rate));
+  const trigger = perDetectorSecond(p.scintillator_hits, p);
+  setText("trigger-rate", trigger === null ? fmt.format(p.scintillator_hits) + " hits" : fmt1.format(trigger));
   const input = perSecond(p.input_rows, p);
   setText("input-rate", input === null ? fmt.format(p.input_rows) + " rec" : fmt.format(input));
-  if (p.latency_ms === null) {
+  const oldest = oldestAgeMs(p);
+  const newest = newestAgeMs(p);
+  if (oldest === null) {
     setText("latency", "n/a");
+    setText("latency-note", "no record timestamps");
     setCardLevel("latency", null);
   } else {
-    setText("latency", `${fmt1.format(p.latency_ms / 1000)} s`);
-    setCardLevel("latency", p.latency_ms < 10000 ? "ok" : p.latency_ms < 30000 ? "warn" : "bad");
+    setText("latency", `${fmt1.format(oldest / 1000)} s`);
+    setText("latency-note", `oldest record's age · newest ${fmt1.format(newest / 1000)} s`);
+    setCardLevel("latency", oldest < 10000 ? "ok" : oldest < 30000 ? "warn" : "bad");
   }
+  setText("events", `${fmt.format(p.carried_in_hits)} / ${fmt.format(p.carried_out_hits)}`);
+  setText("events-note", `hits carried in / out · ${fmt.format(p.timeout_closed_orbits)} orbits closed by timeout`);
+  setCardLevel("events", p.timeout_closed_orbits > 0 ? "warn" : "ok");
 }
 
 function tickAge() {
@@ -518,7 +572,8 @@ function onBatch(event) {
   const batch = JSON.parse(event.data);
   const previous = state.points[state.points.length - 1];
   if (previous && previous.query_id !== batch.query_id) refreshStatus();
-  if (!appendPoint(pointFromBatch(batch, previous))) return;
+  const receivedAtMs = Date.now() + state.serverOffsetMs;
+  if (!appendPoint(pointFromBatch(batch, previous, receivedAtMs))) return;
   state.latest = batch;
   drawSeries();
   updateCards();

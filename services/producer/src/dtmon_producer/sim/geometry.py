@@ -3,7 +3,7 @@
 minidt.detector owns the facts and the frame convention (chamber heights, cell size, the
 channel numbering, the half-cell stagger of layers 1 and 3, `wire_position_mm`). What it
 leaves open is modelled here and named: which chamber is rotated, how long the wires are,
-and where the trigger scintillators lie.
+and how wide the trigger scintillators are.
 """
 
 from __future__ import annotations
@@ -21,12 +21,22 @@ FOOTPRINT_MM = det.CELLS_PER_LAYER * det.CELL_WIDTH_MM + det.CELL_WIDTH_MM / 2
 """Side of a chamber's square footprint: 16 cells plus the half-cell stagger, and (our
 model) the same sensitive wire length, so all four chambers cover the same square."""
 
+_CHAMBER_DEPTH_MM = det.LAYERS * det.CELL_HEIGHT_MM
 SCINT_PLANES_Z_MM = (
-    det.CHAMBER_HEIGHTS_MM[0] - 50.0,
-    det.CHAMBER_HEIGHTS_MM[-1] + det.LAYERS * det.CELL_HEIGHT_MM + 50.0,
+    (det.CHAMBER_HEIGHTS_MM[0] + _CHAMBER_DEPTH_MM + det.CHAMBER_HEIGHTS_MM[1]) / 2,
+    (det.CHAMBER_HEIGHTS_MM[2] + _CHAMBER_DEPTH_MM + det.CHAMBER_HEIGHTS_MM[3]) / 2,
 )
-"""The two trigger scintillators: below the lowest and above the highest chamber, each
-covering the footprint; a t0 needs a muon through both (a coincidence)."""
+"""The two trigger scintillators where the course document draws them: inside the stack,
+one between chambers 1 and 0 and one between chambers 3 and 2 (half way between the chambers'
+faces: a schematic, not a survey). A t0 needs a muon through both (a coincidence)."""
+
+SCINT_WIDTH_MM = FOOTPRINT_MM / 4
+"""Each scintillator covers about a quarter of the chamber width, centred, along the measured
+coordinate of chambers 0, 2 and 3 (x), and the whole footprint along y: the trigger rate
+follows from this acceptance."""
+
+GENERATION_Z_MM = det.CHAMBER_HEIGHTS_MM[3] + _CHAMBER_DEPTH_MM + 50.0
+"""Muons are generated on a horizontal plane just above the top chamber."""
 
 
 @dataclass(frozen=True)

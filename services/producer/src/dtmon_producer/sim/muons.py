@@ -11,11 +11,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from dtmon_producer.sim.geometry import SCINT_PLANES_Z_MM, Telescope
+from dtmon_producer.sim.geometry import (
+    GENERATION_Z_MM,
+    SCINT_PLANES_Z_MM,
+    SCINT_WIDTH_MM,
+    Telescope,
+)
 from minidt import detector as det
 
 PLANE_MARGIN_MM = 1000.0
-"""The generation plane (at the top scintillator) extends this far beyond the footprint, so
+"""The generation plane (above the top chamber) extends this far beyond the footprint, so
 inclined tracks that reach the lower chambers from outside are generated too."""
 
 LAYER_EFFICIENCY = 0.95
@@ -52,7 +57,7 @@ def simulate_muons(rng: np.random.Generator, tel: Telescope, n: int, window_ns: 
     tan_t = np.sqrt(np.maximum(0.0, 1.0 - cos_t**2)) / np.maximum(cos_t, 1e-6)
     phi = rng.uniform(0.0, 2 * np.pi, n)
     dx, dy = tan_t * np.cos(phi), tan_t * np.sin(phi)  # displacement per mm of descent
-    z_gen = SCINT_PLANES_Z_MM[1]
+    z_gen = GENERATION_Z_MM
 
     # Track position at every (chamber, layer) mid-plane: shape (n, chambers, layers).
     depth = z_gen - tel.layer_z[None, :, :]
@@ -74,11 +79,13 @@ def simulate_muons(rng: np.random.Generator, tel: Telescope, n: int, window_ns: 
     t0_corr = np.asarray(det.T0_CORRECTION_NS, dtype=float)
     hit_time = t0[mu] + drift - (t0_corr[ch] - det.SCINT_DELAY_NS)
 
-    # Scintillator coincidence: the track crosses both planes inside the footprint.
+    # Scintillator coincidence: the track crosses both (quarter-width) scintillators.
     fired = rng.random(n) < SCINT_EFFICIENCY
+    x_lo = (tel.footprint_mm - SCINT_WIDTH_MM) / 2
     for z in SCINT_PLANES_Z_MM:
         xs, ys = x0 - dx * (z_gen - z), y0 - dy * (z_gen - z)
-        fired &= (xs >= 0) & (xs < tel.footprint_mm) & (ys >= 0) & (ys < tel.footprint_mm)
+        fired &= (xs >= x_lo) & (xs < x_lo + SCINT_WIDTH_MM)
+        fired &= (ys >= 0) & (ys < tel.footprint_mm)
     scint_muon = np.flatnonzero(fired)
     scint_time = (
         t0[scint_muon] + det.SCINT_DELAY_NS + rng.normal(0, SCINT_JITTER_NS, len(scint_muon))
