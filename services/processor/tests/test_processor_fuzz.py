@@ -92,8 +92,15 @@ def test_100k_malformed_lines_are_counted_and_every_valid_line_arrives(
     qid, messages, batches, metrics = run_stream(
         spark, kafka_broker, topic, tmp_path / "cp", per_batch
     )
-    check_against_reference(kafka_broker, topic, qid, messages, batches)
+    # The valid lines come in random orbit order, unlike a DAQ's: every hit must arrive once,
+    # while orbit-level quantities may see an orbit closed twice (see event building).
+    check_against_reference(
+        kafka_broker, topic, qid, messages, batches, tmp_path / "cp", whole_orbits=False
+    )
     assert sum(m["input"]["malformed"] for m in messages) == N_MALFORMED
     assert metrics.malformed._value.get() == N_MALFORMED
     assert sum(m["input"]["rows"] for m in messages) == expected.rows
-    assert sum(m["hits"] for m in messages) == int((expected.hits.head == 2).sum())
+    # Event building: the hits of orbits still open after the last batch are carried, not lost.
+    last = max(messages, key=lambda m: m["batch_id"])
+    counted = sum(m["hits"] for m in messages) + last["events"]["carried_out_hits"]
+    assert counted == int((expected.hits.head == 2).sum())
