@@ -40,7 +40,7 @@ $(UV):
 	@python3 -m venv $(CACHE)/bootstrap
 	@$(CACHE)/bootstrap/bin/pip install -q "uv==$(UV_VERSION)"
 
-$(VENV_STAMP): $(UV) uv.lock pyproject.toml $(wildcard libs/*/pyproject.toml services/*/pyproject.toml)
+$(VENV_STAMP): $(UV) uv.lock pyproject.toml tools/pyproject.toml $(wildcard libs/*/pyproject.toml services/*/pyproject.toml)
 	@echo "==> syncing the locked Python environment (.venv)"
 	@$(UV) sync --frozen --all-packages
 	@touch $@
@@ -150,8 +150,8 @@ test: setup s3a-jars tools system-deps cluster-deps images ## run every test: un
 lint: venv ## ruff lint and format check
 	@ruff check . && ruff format --check .
 
-docs: venv ## regenerate the README's configuration table from the services' parsers
-	@python -m devstack.config_docs --write README.md
+docs: venv ## regenerate the option tables of the READMEs from the options declarations
+	@python -m dtmon_tools.config_docs --write
 
 fmt: venv ## apply ruff fixes and formatting
 	@ruff check --fix . && ruff format .

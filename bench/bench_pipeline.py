@@ -25,7 +25,7 @@ open on the results API and timestamps every batch event as it arrives. Reported
   were produced in the window), divided by the hits delivered in that window;
 - peak RSS per service (sum over the process tree, sampled every 0.5 s).
 
-Services are started from devstack.stack.plan, the same commands `make run` uses, on free
+Services are started from dtmon_tools.stack.plan, the same commands `make run` uses, on free
 ports, with fresh topics and a fresh checkpoint per rate; one KRaft broker is shared. The
 measuring side (this process: SSE client and sampler) is not counted in the CPU figures.
 
@@ -58,7 +58,7 @@ import psutil
 from devstack import processes
 from devstack.kafka import KafkaBroker
 from devstack.probes import wait_until_ready
-from devstack.stack import Service, StackConfig, plan
+from dtmon_tools.stack import Service, StackConfig, plan
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_JSON = REPO_ROOT / ".cache" / "bench" / "bench_pipeline.json"
@@ -334,6 +334,8 @@ class Pipeline:
             seed=self.settings.seed,
             trigger_seconds=self.settings.trigger_seconds,
             data_dir=self.settings.workdir / f"rate-{tag}",
+            hits_topic=self.hits_topic,
+            results_topic=self.results_topic,
             producer_args=("--log-format", "json", "--progress", "never"),
         )
         self.services: dict[str, Service] = {s.name: s for s in plan(self.cfg)}
@@ -353,10 +355,8 @@ class Pipeline:
         return "\n".join(text.splitlines()[-lines:])
 
     def start(self, name: str, *extra: str, timeout: float = 300.0) -> subprocess.Popen[bytes]:
-        argv = list(self.services[name].argv)
-        at = 2 if name == "processor" else 1  # after the `run` subcommand
-        topics = ["--hits-topic", self.hits_topic, "--results-topic", self.results_topic]
-        proc = processes.spawn([*argv[:at], *topics, *argv[at:], *extra], log=self.log(name))
+        argv = [*self.services[name].argv, *extra]
+        proc = processes.spawn(argv, log=self.log(name))
         self.procs[name] = proc
         try:
             wait_until_ready([self.services[name].ready], timeout=timeout)

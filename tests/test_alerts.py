@@ -5,7 +5,6 @@ alert with a firing and a quiet case. promtool comes from Debian's `prometheus` 
 
 from __future__ import annotations
 
-import importlib.util
 import re
 import shutil
 import subprocess
@@ -14,12 +13,7 @@ from typing import Any
 
 import yaml
 
-_spec = importlib.util.spec_from_file_location(
-    "chart_support", Path(__file__).with_name("chart_support.py")
-)
-assert _spec is not None and _spec.loader is not None
-cs = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(cs)
+from tests import chart_support as cs
 
 MONITORING = ("--api-versions", "monitoring.coreos.com/v1")
 NS = 'namespace="dtmon"'

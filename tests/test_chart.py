@@ -10,7 +10,6 @@ exceptions are the ones the chart explains in annotations.
 from __future__ import annotations
 
 import base64
-import importlib.util
 import json
 import os
 import re
@@ -24,14 +23,11 @@ import pytest
 import yaml
 
 from dtmon_common import topics
+from dtmon_common.options.api import API
+from dtmon_common.options.processor import RUN as PROCESSOR_RUN
+from dtmon_common.options.producer import PRODUCER
 from minidt.samples import REAL_SAMPLE
-
-_spec = importlib.util.spec_from_file_location(
-    "chart_support", Path(__file__).with_name("chart_support.py")
-)
-assert _spec is not None and _spec.loader is not None
-cs = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(cs)
+from tests import chart_support as cs
 
 MONITORING = ("--api-versions", "monitoring.coreos.com/v1")
 SCENARIOS: dict[str, tuple[str, ...]] = {
@@ -81,6 +77,11 @@ SCENARIOS: dict[str, tuple[str, ...]] = {
         "--set",
         f"minio.image.tag={cs.versions()['MINIO_VERSION']}",
     ),
+}
+USES_TOPICS = {
+    "producer": PRODUCER.topics,
+    "processor": PROCESSOR_RUN.topics,
+    "api": API.topics,
 }
 STRIMZI_KINDS = {"Kafka", "KafkaNodePool", "KafkaTopic"}
 # Scenarios whose Kafka is not Strimzi's: an existing cluster, or the chart's own broker.
@@ -404,9 +405,13 @@ def test_services_use_the_topics_and_bootstrap(rendered: dict[str, list[dict[str
                 continue
             env = _env(dep["spec"]["template"]["spec"]["containers"][0])
             assert env["DTMON_BOOTSTRAP_SERVERS"] == bootstrap
-            assert env["DTMON_HITS_TOPIC"] == topics.HITS_TOPIC
-            assert env["DTMON_RESULTS_TOPIC"] == topics.RESULTS_TOPIC
             assert env["DTMON_LOG_FORMAT"] == "json"
+            # Each service gets the topics it uses, and only those (dtmon_common.options).
+            component = dep["spec"]["template"]["metadata"]["labels"]["app.kubernetes.io/component"]
+            uses = USES_TOPICS[component]
+            assert env.get("DTMON_HITS_TOPIC") == (topics.HITS_TOPIC if "hits" in uses else None)
+            wanted = topics.RESULTS_TOPIC if "results" in uses else None
+            assert env.get("DTMON_RESULTS_TOPIC") == wanted
 
 
 def test_service_monitors_only_with_the_prometheus_operator(

@@ -3,16 +3,9 @@ endpoint and credentials to dtmon-api and opens its egress to S3; unset, none of
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
 from typing import Any
 
-_spec = importlib.util.spec_from_file_location(
-    "chart_support", Path(__file__).with_name("chart_support.py")
-)
-assert _spec is not None and _spec.loader is not None
-cs = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(cs)
+from tests import chart_support as cs
 
 REF = "s3://dtmon-data/reference/run1.json"
 

@@ -7,22 +7,15 @@ from the service's own `--help`, which EnvArgumentParser annotates with `[env: D
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import re
 import subprocess
-from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
-_spec = importlib.util.spec_from_file_location(
-    "chart_support", Path(__file__).with_name("chart_support.py")
-)
-assert _spec is not None and _spec.loader is not None
-cs = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(cs)
+from tests import chart_support as cs
 
 SERVICES = ("producer", "processor", "api")
 # The python3 each Debian suite ships: the images' interpreter (Debian's own, on BASE_IMAGE).

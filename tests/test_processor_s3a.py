@@ -17,7 +17,7 @@ from pathlib import Path
 from confluent_kafka import Consumer, Producer, TopicPartition
 
 from devstack.paths import cache_dir
-from devstack.stack import script
+from devstack.processes import script
 from minidt.samples import REAL_SAMPLE
 
 

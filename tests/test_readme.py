@@ -1,17 +1,9 @@
-"""The README tells the truth about configuration and the two set-up commands."""
+"""The README tells the truth about the two set-up commands (its option tables are checked
+by tools/tests/test_config_docs.py)."""
 
 from __future__ import annotations
 
-from devstack.config_docs import markdown_table, render
 from devstack.paths import repo_root
-
-
-def test_configuration_table_matches_the_services_parsers() -> None:
-    readme = (repo_root() / "README.md").read_text()
-    assert render(readme) == readme, "README configuration table is stale: run `make docs`"
-    assert "| `dtmon-processor run` | `--trigger-seconds` | `DTMON_TRIGGER_SECONDS` |" in (
-        markdown_table()
-    )
 
 
 def test_readme_shows_both_setup_commands_and_the_makefile_has_them() -> None:

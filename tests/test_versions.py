@@ -7,19 +7,13 @@ The Maven poms and `go install` lines must take theirs from the Makefile, never 
 
 from __future__ import annotations
 
-import importlib.util
 import re
 import tomllib
 from pathlib import Path
 
 import yaml
 
-_spec = importlib.util.spec_from_file_location(
-    "chart_support", Path(__file__).with_name("chart_support.py")
-)
-assert _spec is not None and _spec.loader is not None
-cs = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(cs)
+from tests import chart_support as cs
 
 V = cs.versions()
 ROOT = cs.ROOT

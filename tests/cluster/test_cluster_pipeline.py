@@ -13,7 +13,7 @@ import httpx
 import pytest
 from minio import Minio
 
-from tests.e2e.browser import CHROMIUM, CHROMIUM_ARGS
+from devstack import chromium
 
 from .kube import NAMESPACE, RELEASE, ROOT, helm, kubectl, on_node, port_forward
 
@@ -119,7 +119,7 @@ def test_the_dashboard_over_port_forward(cluster: None) -> None:
         assert sum(b["hits"] for b in batches) > 0, batches[-1:]
         assert httpx.get(f"{url}/readyz", timeout=10).status_code == 200
         with sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            browser = chromium.launch(pw)
             try:
                 page = browser.new_page(viewport={"width": 1600, "height": 1000})
                 page.goto(url)

@@ -6,16 +6,8 @@ from pathlib import Path
 
 from playwright.sync_api import expect, sync_playwright
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
+from devstack import chromium
+
 HISTOGRAM_SUM = (
     "(id) => { const el = document.getElementById(id);"
     " return el && el.data ? el.data[0].y.reduce((a, b) => a + b, 0) : null; }"
@@ -26,9 +18,8 @@ def check_cumulative_dashboard(
     url: str, hits_per_chamber: list[int], drift_totals: list[int], screenshot: Path
 ) -> None:
     """The cumulative view shows every chamber's hits and drift-time entries, as sent."""
-    assert Path(CHROMIUM).exists(), "chromium is not installed: run `make system-deps`"
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        browser = chromium.launch(pw)
         try:
             page = browser.new_page(viewport={"width": 1600, "height": 1000})
             page.goto(url)

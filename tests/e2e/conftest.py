@@ -10,7 +10,6 @@ import pytest
 
 from devstack.kafka import KafkaBroker, running_broker
 from dtmon_common.topics import DEFAULT_HITS_PARTITIONS
-from minidt.samples import REAL_SAMPLE
 
 from .pipeline import Pipeline
 
@@ -40,10 +39,3 @@ def make_pipeline(tmp_path: Path) -> Iterator[Callable[[KafkaBroker], Pipeline]]
     yield make
     for pipeline in made:
         pipeline.stop_all()
-
-
-@pytest.fixture(scope="session")
-def sample_file() -> Path:
-    path = REAL_SAMPLE
-    assert path.is_file(), f"shared real sample missing: {path}"
-    return path

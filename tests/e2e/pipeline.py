@@ -1,6 +1,6 @@
 """The joined pipeline for end-to-end tests: real broker, processor, results API, producer.
 
-Services are started from the same commands `dtmon up` runs (devstack.stack.plan), on free
+Services are started from the same commands `dtmon up` runs (dtmon_tools.stack.plan), on free
 ports, each with its own log file under the test's temporary folder. Batch membership (which
 Kafka offsets each micro-batch read) comes from the processor's own Spark offset log in its
 checkpoint, so every batch can be checked against the minidt reference on exactly its records.
@@ -22,7 +22,8 @@ from confluent_kafka import Consumer, TopicPartition
 from devstack import processes
 from devstack.kafka import KafkaBroker
 from devstack.probes import wait_until_ready
-from devstack.stack import Service, StackConfig, plan, script
+from devstack.processes import script
+from dtmon_tools.stack import Service, StackConfig, plan
 from minidt.codecs import parse_csv
 
 
@@ -41,6 +42,8 @@ class Pipeline:
             self.broker.port,
             trigger_seconds=self.trigger_seconds,
             data_dir=self.workdir,
+            hits_topic=self.hits_topic,
+            results_topic=self.results_topic,
         )
         self._services = {s.name: s for s in plan(self.cfg)}
 
@@ -48,10 +51,7 @@ class Pipeline:
 
     def _argv(self, name: str, extra: Iterable[str] = ()) -> list[str]:
         service: Service = self._services[name]
-        topics = ["--hits-topic", self.hits_topic, "--results-topic", self.results_topic]
-        argv = list(service.argv)
-        at = 2 if name == "processor" else 1  # after the `run` subcommand
-        return [*argv[:at], *topics, *argv[at:], *extra]
+        return [*service.argv, *extra]
 
     def start(self, name: str, *extra: str, timeout: float = 300.0) -> subprocess.Popen[bytes]:
         proc = processes.spawn(self._argv(name, extra), log=self.log(name))

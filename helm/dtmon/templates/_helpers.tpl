@@ -115,20 +115,27 @@ imagePullSecrets:
 {{- end }}
 {{- end }}
 
-{{/* Environment every service shares. */}}
+{{/* Environment every service shares (each adds the topics it uses, below). */}}
 {{- define "dtmon.commonEnv" -}}
 - name: DTMON_BOOTSTRAP_SERVERS
   value: {{ include "dtmon.bootstrapServers" . | quote }}
-- name: DTMON_HITS_TOPIC
-  value: {{ .Values.topics.hits.name | quote }}
-- name: DTMON_RESULTS_TOPIC
-  value: {{ .Values.topics.results.name | quote }}
 - name: DTMON_LOG_LEVEL
   value: {{ .Values.logLevel | quote }}
 - name: DTMON_LOG_FORMAT
   value: {{ .Values.logFormat | quote }}
 - name: HOME
   value: /tmp
+{{- end }}
+
+{{/* The topics, for the services that use them (producer: hits; processor: both; API: results). */}}
+{{- define "dtmon.hitsTopicEnv" -}}
+- name: DTMON_HITS_TOPIC
+  value: {{ .Values.topics.hits.name | quote }}
+{{- end }}
+
+{{- define "dtmon.resultsTopicEnv" -}}
+- name: DTMON_RESULTS_TOPIC
+  value: {{ .Values.topics.results.name | quote }}
 {{- end }}
 
 {{/* S3 credentials and endpoint as environment (boto/minio/hadoop-aws all read AWS_*). */}}

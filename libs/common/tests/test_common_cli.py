@@ -4,16 +4,26 @@ from __future__ import annotations
 
 import pytest
 
-from dtmon_common.cli import EnvArgumentParser, add_kafka_arguments, env_name
+from dtmon_common.cli import EnvArgumentParser, env_name
+from dtmon_common.options import Group, Option, add_options
+from dtmon_common.options.shared import kafka
 from dtmon_common.topics import DEFAULT_BOOTSTRAP_SERVERS, HITS_TOPIC
+
+OPTIONS = Group(
+    "t",
+    (
+        Option("--rate", "records/s", type=float, default=1000.0, minimum=0),
+        Option("--loop", "repeat", type=bool),
+        Option("--mode", "mode", default="a", choices=("a", "b")),
+        Option("--level", "level", default="INFO", choices=("INFO", "DEBUG"), upper=True),
+        Option("--origins", "list", default=(), many=True),
+    ),
+)
 
 
 def _parser(env: dict[str, str]) -> EnvArgumentParser:
     parser = EnvArgumentParser(prog="t", env=env)
-    parser.add_argument("--rate", type=float, default=1000.0, help="records/s")
-    parser.add_argument("--loop", action="store_true", help="repeat")
-    parser.add_argument("--mode", choices=["a", "b"], default="a")
-    add_kafka_arguments(parser)
+    add_options(parser, [OPTIONS, kafka("hits")])
     return parser
 
 
@@ -38,7 +48,8 @@ def test_help_names_the_variable() -> None:
 @pytest.mark.parametrize(
     ("env", "needle"),
     [
-        ({"DTMON_RATE": "fast"}, "DTMON_RATE='fast'"),
+        ({"DTMON_RATE": "fast"}, "DTMON_RATE='fast': expected a number, got 'fast'"),
+        ({"DTMON_RATE": "-1"}, "DTMON_RATE='-1': must be >= 0, got -1.0"),
         ({"DTMON_LOOP": "maybe"}, "DTMON_LOOP='maybe'"),
         ({"DTMON_MODE": "z"}, "DTMON_MODE='z': invalid choice"),
     ],
@@ -55,3 +66,22 @@ def test_grouped_arguments_read_the_environment_too() -> None:
     args = _parser(env).parse_args([])
     assert (args.bootstrap_servers, args.hits_topic) == ("kafka:9092", "h2")
     assert "[env: DTMON_BOOTSTRAP_SERVERS]" in _parser({}).format_help()
+
+
+def test_option_values_case_and_lists() -> None:
+    env = {"DTMON_LEVEL": "debug", "DTMON_ORIGINS": "http://a, http://b,"}
+    args = _parser(env).parse_args([])
+    assert (args.level, args.origins) == ("DEBUG", ("http://a", "http://b"))
+    assert _parser({}).parse_args(["--level", "info"]).level == "INFO"
+    assert _parser({}).parse_args([]).origins == ()
+
+
+def test_only_the_topics_a_command_uses_are_options() -> None:
+    assert "--results-topic" not in _parser({}).format_help()
+    assert [o.flag for o in kafka("results")] == ["--bootstrap-servers", "--results-topic"]
+
+
+def test_bad_flag_names_the_flag_and_the_range(capsys) -> None:
+    with pytest.raises(SystemExit):
+        _parser({}).parse_args(["--rate", "-5"])
+    assert "argument --rate: must be >= 0, got -5.0" in capsys.readouterr().err

@@ -1,14 +1,12 @@
-"""Fixtures for the minidt tests: the real 500-row sample of data_000000.txt, shipped in minidt."""
+"""Fixtures for the minidt tests; `sample_file` (the real sample) comes from devstack's plugin."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
-
-from minidt.samples import REAL_SAMPLE
-
-SAMPLE_PATH = REAL_SAMPLE
 
 
 @pytest.fixture(scope="session")
-def sample_bytes() -> bytes:
-    return SAMPLE_PATH.read_bytes()
+def sample_bytes(sample_file: Path) -> bytes:
+    return sample_file.read_bytes()

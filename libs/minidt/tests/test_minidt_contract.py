@@ -163,15 +163,6 @@ def test_tuples_accepted_numpy_scalars_rejected(good: dict[str, Any]) -> None:
         validate_message(msg)
 
 
-def test_package_reexports() -> None:
-    import minidt
-
-    assert minidt.validate_message is validate_message
-    assert minidt.SCHEMA_ID == SCHEMA_ID
-    with pytest.raises(AttributeError):
-        _ = minidt.no_such_name
-
-
 def test_non_json_and_wrong_types_are_contract_errors() -> None:
     assert issubclass(ContractError, ValueError)
     for bad in (b"not json", "{", "[]", b"\xff", 42):

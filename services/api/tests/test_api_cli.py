@@ -43,8 +43,8 @@ def test_flags_and_environment_reach_the_settings() -> None:
         cors_origins=("http://a.example", "http://b.example"),
     )
     defaults = build_parser({}).parse_args([])
-    assert (defaults.host, defaults.port, defaults.cors_origins) == ("127.0.0.1", 8000, [])
-    help_text = build_parser({}).format_help()
+    assert (defaults.host, defaults.port, defaults.cors_origins) == ("127.0.0.1", 8000, ())
+    help_text = " ".join(build_parser({}).format_help().split())
     for var in ("DTMON_HOST", "DTMON_PORT", "DTMON_HISTORY", "DTMON_RESULTS_TOPIC"):
         assert f"[env: {var}]" in help_text
 
@@ -134,8 +134,7 @@ def test_starts_without_broker_then_connects_and_stops_on_sigterm(tmp_path) -> N
             with httpx.stream("GET", base + "/api/v1/stream", timeout=10) as stream:
                 assert stream.status_code == 200
                 proc.send_signal(signal.SIGTERM)  # an open SSE stream must not block shutdown
-                # uvicorn shuts down gracefully, then re-raises the captured SIGTERM.
-                assert proc.wait(timeout=20) in (0, -signal.SIGTERM)
+                assert proc.wait(timeout=20) == 0  # a requested stop is a clean exit
     finally:
         if proc.poll() is None:
             proc.kill()

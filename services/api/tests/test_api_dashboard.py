@@ -12,16 +12,8 @@ from pathlib import Path
 
 from playwright.sync_api import Page, expect, sync_playwright
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
+from devstack import chromium
+
 ARTIFACTS = Path(__file__).resolve().parents[3] / "artifacts"
 N_PLOTS = 4 + 16  # time series + 4 chambers x 4 quantities (health plots, .dqm, apart)
 RECORD_CSP = """
@@ -58,7 +50,7 @@ def test_dashboard_live_update_views_and_csp(
     publish(results_topic, [b.message for b in batches[:n]])
     ARTIFACTS.mkdir(exist_ok=True)
     with serve_api(api_settings) as api, sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        browser = chromium.launch(pw)
         try:
             page = browser.new_page(viewport={"width": 1600, "height": 1000})
             errors: list[str] = []
@@ -142,7 +134,7 @@ def test_dashboard_announces_a_new_run_and_ignores_a_forged_one(
     new = make_batches(2, query_id="q-new", seed=3, base_ms=now_ms - 5_000)
     publish(results_topic, [b.message for b in old])
     with serve_api(api_settings) as api, sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        browser = chromium.launch(pw)
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 900})
             page.goto(api.url + "/")

@@ -11,11 +11,9 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from health_helpers import PERIOD_MS, messages, simulator
-
 from dtmon_api.health.options import HealthSettings
 from dtmon_producer.sim.faults import Faults
+from services.api.tests.health_helpers import PERIOD_MS, messages, simulator
 
 VENV_BIN = Path(sys.executable).parent
 N = 45

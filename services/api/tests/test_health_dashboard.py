@@ -6,17 +6,14 @@ Saves artifacts/health.png."""
 from __future__ import annotations
 
 import dataclasses
-import sys
 import time
-from pathlib import Path
 
 from playwright.sync_api import expect, sync_playwright
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from health_helpers import PERIOD_MS, messages, simulator
-from test_api_dashboard import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, RECORD_CSP
-
+from devstack import chromium
 from dtmon_producer.sim.faults import Faults
+from services.api.tests.health_helpers import PERIOD_MS, messages, simulator
+from services.api.tests.test_api_dashboard import ARTIFACTS, RECORD_CSP
 
 N = 45
 FAULTS = Faults(dead=((0, 5),), noisy=((1, 70),))
@@ -30,7 +27,7 @@ def test_health_status_cell_maps_and_fits_in_chromium(
     settings = dataclasses.replace(api_settings, window_seconds=60.0, history=100)
     ARTIFACTS.mkdir(exist_ok=True)
     with serve_api(settings) as api, sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        browser = chromium.launch(pw)
         try:
             page = browser.new_page(viewport={"width": 1600, "height": 1000})
             errors: list[str] = []

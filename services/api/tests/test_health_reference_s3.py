@@ -10,12 +10,10 @@ from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from health_helpers import fill_store, messages, new_store, simulator
-
 from dtmon_api.health.options import HealthSettings
 from dtmon_api.health.reference import ReferenceError, read_reference, write_reference
 from dtmon_api.health.service import HealthService
+from services.api.tests.health_helpers import fill_store, messages, new_store, simulator
 
 
 def test_reference_round_trip_through_minio(minio_server, monkeypatch, tmp_path: Path) -> None:

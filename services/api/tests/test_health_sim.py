@@ -9,15 +9,11 @@ most the false alarms the stated probability allows.
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from health_helpers import fill_store, messages, new_store, simulator
 
 from dtmon_api.health.models import Status
 from dtmon_api.health.options import HealthSettings
@@ -26,6 +22,7 @@ from dtmon_api.health.service import HealthService
 from dtmon_producer.sim.faults import Faults
 from minidt.detector import MAX_DRIFT_NS
 from minidt.dqm.flags import FlagThresholds, channel_flags
+from services.api.tests.health_helpers import fill_store, messages, new_store, simulator
 
 SEED = 21
 REF_BATCHES = 150

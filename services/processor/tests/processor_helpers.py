@@ -1,7 +1,8 @@
 """Helpers for the processor tests: produce to / read from the real broker, and the minidt
 reference computed on exactly the records of one micro-batch (chosen by Kafka offsets).
 
-Not a test module (no test_ prefix): test files put this folder on sys.path and import it.
+Not a test module (no test_ prefix): tests import it as
+services.processor.tests.processor_helpers (the checkout root is on pytest's pythonpath).
 """
 
 from __future__ import annotations

@@ -5,7 +5,6 @@ tricky lines, and non-uniform histogram edges -- all equal to the minidt referen
 from __future__ import annotations
 
 import gzip
-import sys
 from pathlib import Path
 
 from pyspark.sql import SparkSession
@@ -17,9 +16,7 @@ from dtmon_processor.transform import lines_from_values
 from minidt.binning import Binning
 from minidt.codecs import CSV_HEADER, parse_csv
 from minidt.reference import compute_quantities
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from processor_helpers import SAMPLE, summed
+from services.processor.tests.processor_helpers import SAMPLE, summed
 
 
 def _quantities(message: dict) -> dict:

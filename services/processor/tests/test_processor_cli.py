@@ -16,9 +16,7 @@ import pytest
 from dtmon_processor.cli import build_parser, parse_args
 from minidt.codecs import parse_csv
 from minidt.reference import compute_quantities
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from processor_helpers import SAMPLE
+from services.processor.tests.processor_helpers import SAMPLE
 
 BIN = Path(sys.executable).parent / "dtmon-processor"
 
@@ -41,8 +39,8 @@ def test_run_is_the_default_and_flags_have_env_twins(monkeypatch: pytest.MonkeyP
 @pytest.mark.parametrize(
     ("argv", "needle"),
     [
-        (["run", "--trigger-seconds", "0.1"], "between 0.5 and 5.0"),
-        (["run", "--max-offsets-per-trigger", "0"], "positive integer"),
+        (["run", "--trigger-seconds", "0.1"], "between 0.5 and 5, got 0.1"),
+        (["run", "--max-offsets-per-trigger", "0"], "must be >= 1, got 0"),
         (["run", "--starting-offsets", "middle"], "invalid choice"),
     ],
 )

@@ -6,9 +6,6 @@ a counter reset or its timeout."""
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import numpy as np
 import pyarrow as pa
 import pytest
@@ -20,10 +17,8 @@ from dtmon_processor.kernel import INPUT_COLUMNS, partition_counts
 from minidt.binning import DEFAULT_BINNING
 from minidt.codecs import CSV_HEADER, Hits, parse_csv
 from minidt.reference import compute_quantities, orbit_span
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from processor_helpers import SAMPLE, summed
-from test_processor_stream import ADVERSARIAL
+from services.processor.tests.processor_helpers import SAMPLE, summed
+from services.processor.tests.test_processor_stream import ADVERSARIAL
 
 
 def _table(hits: Hits, batch_ts: int | None, kpart: np.ndarray | None = None) -> pa.RecordBatch:

@@ -10,17 +10,14 @@ input, three micro-batches, about a minute on two loaded cores.
 from __future__ import annotations
 
 import random
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
 from pyspark.sql import SparkSession
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from test_processor_stream import check_against_reference, run_stream
-
 from devstack.kafka import KafkaBroker
 from minidt.codecs import CSV_HEADER, parse_csv
+from services.processor.tests.test_processor_stream import check_against_reference, run_stream
 
 SEED = 20261129
 N_MALFORMED = 100_000
@@ -84,7 +81,7 @@ def test_100k_malformed_lines_are_counted_and_every_valid_line_arrives(
     expected = parse_csv(b"\n".join(good))
     assert expected.malformed == 0
 
-    from processor_helpers import produce
+    from services.processor.tests.processor_helpers import produce
 
     topic = make_topic(partitions=2)
     produce(kafka_broker.bootstrap_servers, topic, values, [i % 2 for i in range(len(values))])

@@ -21,11 +21,9 @@ from pathlib import Path
 import httpx
 import psutil
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from processor_helpers import TEST_KEY_LINE, produce
-
 from devstack.kafka import KafkaBroker
 from devstack.ports import free_port
+from services.processor.tests.processor_helpers import TEST_KEY_LINE, produce
 
 BIN = Path(sys.executable).parent
 BACKLOG = 300_000

@@ -23,9 +23,7 @@ from devstack.kafka import KafkaBroker
 from dtmon_processor.eventstore import decode_state
 from minidt.codecs import Hits, parse_csv
 from minidt.reference import compute_quantities
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from processor_helpers import TEST_KEY_LINE, produce, read_all, summed
+from services.processor.tests.processor_helpers import TEST_KEY_LINE, produce, read_all, summed
 
 BIN = Path(sys.executable).parent / "dtmon-processor"
 

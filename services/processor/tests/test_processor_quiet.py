@@ -6,7 +6,6 @@ and every quantity summed over batches equals the reference on the sample."""
 from __future__ import annotations
 
 import json
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -19,9 +18,7 @@ from dtmon_processor.publish import ResultsPublisher, ensure_topic
 from dtmon_processor.stream import BatchHandler, StreamSettings, start_query
 from minidt.codecs import parse_csv
 from minidt.reference import compute_quantities
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from processor_helpers import SAMPLE, produce, read_all, summed
+from services.processor.tests.processor_helpers import SAMPLE, produce, read_all, summed
 
 
 def test_quiet_stream_flushes_after_the_timeout(

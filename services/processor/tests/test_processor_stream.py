@@ -10,7 +10,6 @@ streams. availableNow + maxOffsetsPerTrigger cut each stream into several batche
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -18,21 +17,6 @@ import numpy as np
 from pyspark.sql import SparkSession
 
 from devstack.kafka import KafkaBroker
-from minidt.codecs import CSV_HEADER, Hits
-from minidt.reference import QUANTITY_FIELDS, compute_quantities
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from processor_helpers import (
-    SAMPLE,
-    TEST_KEYS,
-    batch_offsets,
-    expected_message,
-    produce,
-    read_all,
-    records_between,
-    summed,
-)
-
 from dtmon_processor.eventstore import decode_state
 from dtmon_processor.metrics import ProcessorMetrics
 from dtmon_processor.publish import ResultsPublisher, ensure_topic
@@ -41,6 +25,18 @@ from dtmon_processor.stream import (
     StreamSettings,
     consumer_lag,
     start_query,
+)
+from minidt.codecs import CSV_HEADER, Hits
+from minidt.reference import QUANTITY_FIELDS, compute_quantities
+from services.processor.tests.processor_helpers import (
+    SAMPLE,
+    TEST_KEYS,
+    batch_offsets,
+    expected_message,
+    produce,
+    read_all,
+    records_between,
+    summed,
 )
 
 

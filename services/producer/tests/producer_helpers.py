@@ -1,7 +1,7 @@
 """Shared test helpers: the real sample's path, running the CLI, consuming a topic.
 
-Imported by the producer tests as a plain module (pytest runs with --import-mode=importlib,
-so test files import it via this folder on sys.path, added in each test module).
+Imported by the producer tests as services.producer.tests.producer_helpers (the checkout
+root is on pytest's pythonpath, see pyproject.toml).
 """
 
 from __future__ import annotations

@@ -7,13 +7,11 @@ input is validated before any connection is attempted, so it fails fast either w
 from __future__ import annotations
 
 import gzip
-import sys
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from producer_helpers import SAMPLE, run_producer
+from services.producer.tests.producer_helpers import SAMPLE, run_producer
 
 NOWHERE = "127.0.0.1:1"
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 import re
 import signal
 import subprocess
-import sys
 import time
 import urllib.request
 from collections.abc import Callable
@@ -15,10 +14,9 @@ from pathlib import Path
 
 from devstack.kafka import KafkaBroker
 from devstack.ports import free_port
+from dtmon_producer.sim.simulator import Simulator
 from minidt.codecs import CSV_HEADER
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from producer_helpers import (
+from services.producer.tests.producer_helpers import (
     SAMPLE,
     assert_exactly_once_in_order,
     clean_env,
@@ -27,8 +25,6 @@ from producer_helpers import (
     run_producer,
     sample_lines,
 )
-
-from dtmon_producer.sim.simulator import Simulator
 
 
 def _unique_sim_lines(n: int, seed: int) -> list[bytes]:

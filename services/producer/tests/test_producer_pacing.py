@@ -5,15 +5,12 @@ from __future__ import annotations
 
 import json
 import re
-import sys
 import threading
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from producer_helpers import SAMPLE, run_producer
-
 from dtmon_producer.rate import ORBIT_S, DetectorClock, TokenBucket, chunk_size
+from services.producer.tests.producer_helpers import SAMPLE, run_producer
 
 
 def test_token_bucket_paces_chunks_to_the_rate_and_stops_on_request() -> None:

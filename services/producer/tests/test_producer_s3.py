@@ -5,18 +5,14 @@ from __future__ import annotations
 
 import gzip
 import io
-import sys
 import uuid
 from pathlib import Path
 
 from devstack.minio import MinioServer
-from minidt.codecs import CSV_HEADER
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from producer_helpers import SAMPLE, run_producer, sample_lines
-
 from dtmon_producer.sim.simulator import Simulator
 from dtmon_producer.sources.s3 import S3Settings, S3Source
+from minidt.codecs import CSV_HEADER
+from services.producer.tests.producer_helpers import SAMPLE, run_producer, sample_lines
 
 
 def _bucket(server: MinioServer) -> str:

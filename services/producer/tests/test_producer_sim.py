@@ -3,20 +3,14 @@ the drift-time box found by the minidt reference, determinism, and the text roun
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import numpy as np
 
+from dtmon_producer.sim.simulator import Simulator
 from minidt import detector as det
 from minidt.codecs import Hits, parse_csv
 from minidt.reference import compute_quantities
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from producer_helpers import SAMPLE
-from producer_sim_stats import drift_edges, stream_stats
-
-from dtmon_producer.sim.simulator import Simulator
+from services.producer.tests.producer_helpers import SAMPLE
+from services.producer.tests.producer_sim_stats import drift_edges, stream_stats
 
 
 def _real() -> Hits:

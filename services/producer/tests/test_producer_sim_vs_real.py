@@ -13,18 +13,13 @@ follows from the scintillators' acceptance (geometry.py) instead.
 from __future__ import annotations
 
 import itertools
-import sys
-from pathlib import Path
 
 import numpy as np
 
+from dtmon_producer.sim.simulator import Simulator
 from minidt import detector as det
 from minidt.codecs import Hits, parse_csv
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from producer_helpers import SAMPLE
-
-from dtmon_producer.sim.simulator import Simulator
+from services.producer.tests.producer_helpers import SAMPLE
 
 REAL_CHAMBER_SHARES = (0.16, 0.34, 0.21, 0.29)
 """Hits per chamber over the first real file (docs/detector.md)."""

@@ -4,18 +4,14 @@ streaming in blocks, and the --output CSV that reads back like a real data file.
 from __future__ import annotations
 
 import gzip
-import sys
 from pathlib import Path
 
 import numpy as np
 
-from minidt.codecs import CSV_HEADER, encode_words, parse_csv, words_to_bytes
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from producer_helpers import SAMPLE, run_producer, sample_lines
-
 from dtmon_producer.sources.files import FileSource
 from dtmon_producer.sources.formats import read_text_lines
+from minidt.codecs import CSV_HEADER, encode_words, parse_csv, words_to_bytes
+from services.producer.tests.producer_helpers import SAMPLE, run_producer, sample_lines
 
 
 def _all_lines(source: FileSource) -> list[bytes]:

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import argparse
 import os
-from collections.abc import Sequence
 from typing import Any
 
+from dtmon_common.options import Command, add_options
 from dtmon_common.topics import ENV_PREFIX
 
 _TRUE = {"1", "true", "yes", "on"}
@@ -23,6 +23,15 @@ def env_name(dest: str) -> str:
     return ENV_PREFIX + dest.upper().replace("-", "_")
 
 
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
+    """Defaults in --help (unless there is none to show), descriptions kept as written."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        if action.default is None or action.default is False or action.default in ("", ()):
+            return action.help
+        return super()._get_help_string(action)
+
+
 class EnvArgumentParser(argparse.ArgumentParser):
     """An ArgumentParser whose optional arguments also read `DTMON_<DEST>` from the environment.
 
@@ -32,7 +41,7 @@ class EnvArgumentParser(argparse.ArgumentParser):
     """
 
     def __init__(self, *args: Any, env: dict[str, str] | None = None, **kwargs: Any) -> None:
-        kwargs.setdefault("formatter_class", argparse.ArgumentDefaultsHelpFormatter)
+        kwargs.setdefault("formatter_class", HelpFormatter)
         super().__init__(*args, **kwargs)
         self._env = os.environ if env is None else env
         self.env_vars: dict[str, str] = {}
@@ -69,11 +78,6 @@ class EnvArgumentParser(argparse.ArgumentParser):
                 action.default = _convert(action, raw, var, self)
         return action
 
-    def parse_args(  # type: ignore[override]
-        self, args: Sequence[str] | None = None, namespace: argparse.Namespace | None = None
-    ) -> argparse.Namespace:
-        return super().parse_args(args, namespace)
-
 
 def _parse_bool(raw: str, var: str, parser: argparse.ArgumentParser) -> bool:
     value = raw.strip().lower()
@@ -99,53 +103,11 @@ def _convert(action: argparse.Action, raw: str, var: str, parser: argparse.Argum
     return value
 
 
-def add_kafka_arguments(parser: argparse.ArgumentParser) -> None:
-    """The Kafka connection options every service shares, with identical names and defaults."""
-    from dtmon_common.topics import DEFAULT_BOOTSTRAP_SERVERS, HITS_TOPIC, RESULTS_TOPIC
-
-    group = parser.add_argument_group("Kafka")
-    group.add_argument(
-        "--bootstrap-servers",
-        default=DEFAULT_BOOTSTRAP_SERVERS,
-        help="Kafka bootstrap servers, comma-separated host:port",
-    )
-    group.add_argument("--hits-topic", default=HITS_TOPIC, help="topic of raw DAQ words")
-    group.add_argument("--results-topic", default=RESULTS_TOPIC, help="topic of batch results")
-
-
-def add_logging_arguments(parser: argparse.ArgumentParser) -> None:
-    """`--log-level` and `--log-format`, shared so every service logs alike."""
-    group = parser.add_argument_group("logging")
-    group.add_argument(
-        "--log-level",
-        default="INFO",
-        choices=["DEBUG", "INFO", "WARNING", "ERROR"],
-        type=str.upper,
-        help="log verbosity",
-    )
-    group.add_argument(
-        "--log-format",
-        default="text",
-        choices=["text", "json"],
-        help="text for terminals, json (one object per line) for log collectors",
-    )
-
-
-def add_signing_arguments(parser: argparse.ArgumentParser) -> None:
-    """The result-signing key options, shared by the processor (signs) and the API (verifies)."""
-    group = parser.add_argument_group("result signing")
-    group.add_argument(
-        "--signing-key-file",
-        default=None,
-        help="file of <key_id>:<secret> lines; the first key signs results, every key "
-        "verifies them (two while rotating)",
-    )
-    group.add_argument(
-        "--signing-keys",
-        default=None,
-        help="the same keys inline, comma-separated (prefer the environment variable: "
-        "flags are visible to every local user)",
-    )
+def command_parser(command: Command, **kwargs: Any) -> EnvArgumentParser:
+    """An EnvArgumentParser with every option of `command` (`kwargs`: description, ...)."""
+    parser = EnvArgumentParser(prog=command.name, **kwargs)
+    add_options(parser, command.groups)
+    return parser
 
 
 def keyring_from_args(args: argparse.Namespace) -> Any:
@@ -153,22 +115,3 @@ def keyring_from_args(args: argparse.Namespace) -> Any:
     from dtmon_common.signing import load_keys
 
     return load_keys(args.signing_key_file, args.signing_keys)
-
-
-def add_readiness_arguments(parser: argparse.ArgumentParser) -> None:
-    """How long the broker may stay silent before readiness turns false; every service."""
-    from dtmon_common.broker_watch import DEFAULT_UNREACHABLE_AFTER
-
-    def positive(text: str) -> float:
-        value = float(text)
-        if not value > 0:
-            raise argparse.ArgumentTypeError(f"must be > 0, got {value}")
-        return value
-
-    parser.add_argument(
-        "--broker-timeout-seconds",
-        type=positive,
-        default=DEFAULT_UNREACHABLE_AFTER,
-        help="readiness (/readyz) answers 503 once the broker has not answered a metadata "
-        "request for this long",
-    )

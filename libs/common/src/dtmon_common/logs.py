@@ -46,6 +46,11 @@ class TextFormatter(logging.Formatter):
         return f"{base} {' '.join(extras)}" if extras else base
 
 
+CHATTY_LOGGERS = ("py4j",)
+"""Libraries that log their own plumbing at INFO (py4j: a line per callback connection, i.e.
+per micro-batch); they stay at WARNING unless the service runs at DEBUG."""
+
+
 def configure_logging(level: str = "INFO", fmt: str = "text") -> None:
     """Route the root logger to stderr with the chosen format; idempotent."""
     handler = logging.StreamHandler(sys.stderr)
@@ -53,3 +58,5 @@ def configure_logging(level: str = "INFO", fmt: str = "text") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+    for name in CHATTY_LOGGERS:
+        logging.getLogger(name).setLevel(logging.DEBUG if level == "DEBUG" else logging.WARNING)

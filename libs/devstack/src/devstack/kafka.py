@@ -133,8 +133,11 @@ class KafkaBroker:
         ]
         if not (self.data_dir / "logs" / "meta.properties").exists():
             cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+            # `--cluster-id=` form: a random id may start with "-", which the tool's argument
+            # parser would take for an option ("expected one argument").
+            storage_format = ["kafka.tools.StorageTool", "format", f"--cluster-id={cluster_id}"]
             fmt = subprocess.run(
-                [*jvm, "kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(props)],
+                [*jvm, *storage_format, "-c", str(props)],
                 capture_output=True,
                 text=True,
                 timeout=120,

@@ -11,8 +11,10 @@ from pathlib import Path
 
 from devstack.kafka import BrokerError, KafkaBroker
 from devstack.paths import cache_dir
-from dtmon_common.cli import EnvArgumentParser, add_logging_arguments
+from dtmon_common.cli import command_parser
 from dtmon_common.logs import configure_logging
+from dtmon_common.options import Command, Group, Option
+from dtmon_common.options.shared import LOGGING, PORT
 from dtmon_common.topics import (
     DEFAULT_HITS_PARTITIONS,
     DEFAULT_RESULTS_PARTITIONS,
@@ -23,27 +25,41 @@ from dtmon_common.topics import (
 log = logging.getLogger("dtmon.kafka")
 
 
+KAFKA_CLI = Command(
+    "dtmon-kafka",
+    (
+        Group(
+            "broker",
+            (
+                Option("--kafka-port", "broker port on 127.0.0.1", default=9092, **PORT),
+                Option("--kafka-controller-port", "KRaft controller port", default=9093, **PORT),
+                Option(
+                    "--kafka-data-dir",
+                    "log directory (kept between runs)",
+                    type=Path,
+                    default=lambda: cache_dir() / "kafka-data",
+                ),
+                Option(
+                    "--hits-partitions",
+                    f"partitions of {HITS_TOPIC}",
+                    type=int,
+                    default=DEFAULT_HITS_PARTITIONS,
+                    minimum=1,
+                ),
+            ),
+        ),
+        LOGGING,
+    ),
+    topics=frozenset({"hits", "results"}),
+)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = EnvArgumentParser(
-        prog="dtmon-kafka",
+    return command_parser(
+        KAFKA_CLI,
         description="Run dtmon's local Apache Kafka broker (KRaft, one node, loopback) and "
-        "create the hits and results topics. Data persists across runs in --data-dir.",
+        "create the hits and results topics. Data persists across runs in --kafka-data-dir.",
     )
-    parser.add_argument("--kafka-port", type=int, default=9092, help="broker port on 127.0.0.1")
-    parser.add_argument(
-        "--kafka-controller-port", type=int, default=9093, help="KRaft controller port"
-    )
-    parser.add_argument(
-        "--kafka-data-dir",
-        type=Path,
-        default=cache_dir() / "kafka-data",
-        help="log directory (kept between runs)",
-    )
-    parser.add_argument(
-        "--hits-partitions", type=int, default=DEFAULT_HITS_PARTITIONS, help="partitions of dt-hits"
-    )
-    add_logging_arguments(parser)
-    return parser
 
 
 def main(argv: list[str] | None = None) -> int:

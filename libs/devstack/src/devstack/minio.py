@@ -19,6 +19,7 @@ import urllib.request
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from devstack.paths import cache_dir
 from devstack.ports import free_port
 from devstack.processes import spawn, stop
 
@@ -32,18 +33,10 @@ class MinioNotInstalled(RuntimeError):
     """The minio binary is missing; the message says how to build it."""
 
 
-def repo_root() -> Path:
-    """The workspace root: the first parent holding versions.env."""
-    for parent in Path(__file__).resolve().parents:
-        if (parent / "versions.env").is_file():
-            return parent
-    raise RuntimeError(f"no versions.env above {__file__}: not inside the dtmon repository")
-
-
 def minio_binary() -> Path:
     """Where the server binary is: $DTMON_MINIO_BIN, else <repo>/.cache/bin/minio."""
     override = os.environ.get(MINIO_BIN_ENV)
-    path = Path(override) if override else repo_root() / ".cache" / "bin" / "minio"
+    path = Path(override) if override else cache_dir() / "bin" / "minio"
     if not (path.is_file() and os.access(path, os.X_OK)):
         raise MinioNotInstalled(
             f"minio server binary not found at {path}: run `make tools` "

@@ -6,14 +6,15 @@ import os
 from functools import cache
 from pathlib import Path
 
+from dtmon_common import paths as common_paths
 
-@cache
+
 def repo_root() -> Path:
-    """The checkout containing versions.env; devstack is installed editable from it."""
-    for parent in Path(__file__).resolve().parents:
-        if (parent / "versions.env").is_file():
-            return parent
-    raise RuntimeError(f"devstack is not inside a dtmon checkout ({__file__})")
+    """The checkout devstack runs from (it is only ever installed editable from one)."""
+    root = common_paths.repo_root()
+    if root is None:
+        raise RuntimeError(f"devstack is not inside a dtmon checkout ({__file__})")
+    return root
 
 
 def cache_dir() -> Path:

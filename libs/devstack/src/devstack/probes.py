@@ -1,4 +1,4 @@
-"""Readiness probes shared by `dtmon up`, `dtmon wait` and the end-to-end fixtures.
+"""Readiness probes shared by `dtmon up`, the end-to-end fixtures and the benchmarks.
 
 A probe is a URL: `kafka://host:port/topic1,topic2` is ready when the broker answers a
 metadata request and lists every topic; `http://...` is ready on a 2xx answer.

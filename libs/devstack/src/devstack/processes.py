@@ -21,6 +21,12 @@ from typing import IO
 _PR_SET_PDEATHSIG = 1
 
 
+def script(name: str) -> str:
+    """A console script of this environment by absolute path, so PATH need not include it."""
+    beside = Path(sys.executable).parent / name
+    return str(beside) if beside.exists() else name
+
+
 def _die_with_parent() -> None:  # runs in the child between fork and exec
     if sys.platform.startswith("linux"):
         libc = ctypes.CDLL(None, use_errno=True)

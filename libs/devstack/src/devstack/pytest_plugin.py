@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 
 from devstack.kafka import KafkaBroker, running_broker
 from devstack.minio_fixture import minio_server
+from minidt.samples import REAL_SAMPLE
 
-__all__ = ["kafka_broker", "make_topic", "minio_server"]
+__all__ = ["kafka_broker", "make_topic", "minio_server", "sample_file"]
 
 _topic_seq = itertools.count()
 
@@ -36,3 +38,9 @@ def make_topic(kafka_broker: KafkaBroker, request: pytest.FixtureRequest) -> Cal
         return kafka_broker.create_topic(name, partitions)
 
     return create
+
+
+@pytest.fixture(scope="session")
+def sample_file() -> Path:
+    """The real 500-row sample of data_000000.txt that minidt ships (public detector data)."""
+    return REAL_SAMPLE

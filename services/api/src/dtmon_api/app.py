@@ -18,7 +18,6 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.responses import JSONResponse
 
-from dtmon_api.api import build_api_router
 from dtmon_api.consumer import ResultsConsumer
 from dtmon_api.deps import Services
 from dtmon_api.health.metrics import register_health_metrics
@@ -28,6 +27,7 @@ from dtmon_api.hub import Hub, SlotLimiter
 from dtmon_api.metrics import Metrics
 from dtmon_api.middleware import MetricsMiddleware, SecurityHeadersMiddleware
 from dtmon_api.pages import mount_pages
+from dtmon_api.routers import ROUTERS
 from dtmon_api.settings import Settings
 from dtmon_api.state import BatchStore
 from dtmon_common.broker_watch import PROBE_CLIENT_CONFIG, BrokerWatch
@@ -125,7 +125,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.health = HealthService(store, settings.health, settings.history)
     register_health_metrics(metrics.registry, app.state.health)
     app.add_exception_handler(RequestValidationError, _validation_error)
-    app.include_router(build_api_router(settings))
+    for router in ROUTERS:
+        app.include_router(router)
     app.include_router(build_health_router())
     mount_pages(app)
     app.add_middleware(GZipMiddleware, minimum_size=1024)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import sys
 from collections.abc import Sequence
 from types import FrameType
@@ -12,138 +13,41 @@ import uvicorn
 
 from dtmon_api.app import create_app
 from dtmon_api.header_timeout import header_timeout_protocol
-from dtmon_api.health.options import add_health_arguments, health_settings_from_args
+from dtmon_api.health.options import DATA_QUALITY, health_settings_from_args
 from dtmon_api.health.reference import ReferenceError
 from dtmon_api.hub import Hub
 from dtmon_api.settings import Settings
-from dtmon_common.cli import (
-    EnvArgumentParser,
-    add_kafka_arguments,
-    add_logging_arguments,
-    add_readiness_arguments,
-    add_signing_arguments,
-    keyring_from_args,
-)
+from dtmon_common.cli import EnvArgumentParser, command_parser, keyring_from_args
 from dtmon_common.logs import configure_logging
+from dtmon_common.options import settings_from
+from dtmon_common.options.api import API
 from dtmon_common.signing import SigningKeyError
 
 log = logging.getLogger("dtmon_api")
 
-
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
-    return value
-
-
-def _positive_float(text: str) -> float:
-    value = float(text)
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be > 0, got {value}")
-    return value
-
-
-def _origins(text: str) -> list[str]:
-    return [o.strip() for o in text.split(",") if o.strip()]
+COMMAND = API.extended(DATA_QUALITY)
+"""Every option of dtmon-api: dtmon_common's declaration and the data-quality thresholds."""
 
 
 def build_parser(env: dict[str, str] | None = None) -> EnvArgumentParser:
-    """All flags; each is also read from DTMON_<FLAG> (shown in --help); `env` defaults to
-    os.environ (tests pass their own)."""
-    defaults = Settings()
-    parser = EnvArgumentParser(
+    """The options are declared in dtmon_common.options.api; `env` defaults to os.environ
+    (tests pass their own)."""
+    return command_parser(
+        COMMAND,
         env=env,
-        prog="dtmon-api",
         description="dtmon results service: REST, server-sent events, live dashboard, metrics.",
     )
-    http = parser.add_argument_group("HTTP")
-    http.add_argument("--host", default="127.0.0.1", help="address to listen on")
-    http.add_argument("--port", type=int, default=8000, help="TCP port to listen on")
-    http.add_argument(
-        "--root-path", default="", help="URL prefix when served behind a path-routing ingress"
-    )
-    http.add_argument(
-        "--cors-origins",
-        type=_origins,
-        default=[],
-        help="comma-separated origins allowed by CORS; empty = CORS off",
-    )
-    http.add_argument(
-        "--max-limit", type=_positive_int, default=defaults.max_limit, help="largest ?limit="
-    )
-    http.add_argument(
-        "--max-sse-clients",
-        type=_positive_int,
-        default=defaults.max_sse_clients,
-        help="concurrent /api/v1/stream clients; more get 503",
-    )
-    http.add_argument(
-        "--sse-keepalive-seconds",
-        type=_positive_float,
-        default=defaults.sse_keepalive_seconds,
-        help="idle seconds before an SSE keep-alive comment",
-    )
-    state = parser.add_argument_group("state")
-    state.add_argument(
-        "--history",
-        type=_positive_int,
-        default=defaults.history,
-        help="last N batches kept in memory (REST, SSE resume, time series)",
-    )
-    state.add_argument(
-        "--window-seconds",
-        type=_positive_float,
-        default=defaults.window_seconds,
-        help="width of the sliding-window view, ending at the newest batch",
-    )
-    add_health_arguments(parser)
-    http.add_argument(
-        "--header-timeout-seconds",
-        type=_positive_float,
-        default=defaults.header_timeout_seconds,
-        help="close connections whose request headers are not complete within this time",
-    )
-    trust = parser.add_argument_group("trust")
-    trust.add_argument(
-        "--max-clock-skew-seconds",
-        type=_positive_float,
-        default=defaults.max_clock_skew_seconds,
-        help="refuse batches emitted further than this ahead of this server's clock",
-    )
-    trust.add_argument(
-        "--max-batch-jump",
-        type=_positive_int,
-        default=defaults.max_batch_jump,
-        help="refuse a batch id further than this ahead of its query's newest batch",
-    )
-    add_kafka_arguments(parser)
-    add_readiness_arguments(parser)
-    add_signing_arguments(parser)
-    add_logging_arguments(parser)
-    return parser
 
 
 def settings_from_args(args: argparse.Namespace) -> Settings:
-    """Map parsed flags onto Settings (the app factory never reads the environment itself);
-    raises SigningKeyError when no usable key is given: an API that verifies nothing would
-    show nothing, so it refuses to start instead."""
-    return Settings(
-        signing_keys=keyring_from_args(args),
-        max_clock_skew_seconds=args.max_clock_skew_seconds,
-        max_batch_jump=args.max_batch_jump,
-        broker_timeout_seconds=args.broker_timeout_seconds,
-        header_timeout_seconds=args.header_timeout_seconds,
-        bootstrap_servers=args.bootstrap_servers,
-        results_topic=args.results_topic,
-        history=args.history,
-        window_seconds=args.window_seconds,
-        max_sse_clients=args.max_sse_clients,
-        max_limit=args.max_limit,
+    """Every parsed option that is a Settings field, by name (the app factory never reads the
+    environment itself); the default ?limit= shrinks with a smaller --max-limit."""
+    return settings_from(
+        Settings,
+        args,
         default_limit=min(Settings().default_limit, args.max_limit),
-        sse_keepalive_seconds=args.sse_keepalive_seconds,
-        cors_origins=tuple(args.cors_origins),
         health=health_settings_from_args(args),
+        signing_keys=keyring_from_args(args),
     )
 
 
@@ -178,6 +82,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             settings.header_timeout_seconds, app.state.services.metrics.header_timeouts
         ),
     )
+    # uvicorn re-raises the signal that stopped it once it has shut down; with these no-op
+    # handlers in place that re-raise is harmless, and a requested stop exits 0.
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: None)
     _StreamEndingServer(config, app.state.services.hub).run()
     return 0
 

@@ -86,10 +86,6 @@ class ResultsConsumer:
         if self._thread.is_alive():
             log.warning("consumer thread did not stop within %.0f s", timeout)
 
-    @property
-    def ready(self) -> bool:
-        return self.state.connected and self.state.caught_up
-
     # -- the thread ----------------------------------------------------------------------
 
     def _run(self) -> None:
@@ -267,7 +263,7 @@ class ResultsConsumer:
         except (ContractError, RecursionError, ValueError) as err:
             self._refuse("contract", str(err), partition, offset)
             return
-        applied = self.store.apply(result, partition=partition, offset=offset)
+        applied = self.store.apply(result)
         if applied.outcome in REFUSALS:
             self._refuse(applied.outcome.value, applied.reason, partition, offset)
             return

@@ -6,7 +6,8 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, Request
+from fastapi import Depends, HTTPException, Query, Request
+from fastapi.exceptions import RequestValidationError
 
 from dtmon_api.consumer import ResultsConsumer
 from dtmon_api.hub import Hub, SlotLimiter
@@ -41,6 +42,45 @@ def get_store(services: ServicesDep) -> BatchStore:
 
 
 StoreDep = Annotated[BatchStore, Depends(get_store)]
+
+
+def get_settings(services: ServicesDep) -> Settings:
+    return services.settings
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+
+
+def batch_limit(
+    settings: SettingsDep,
+    limit: Annotated[
+        int | None,
+        Query(ge=1, description="number of newest batches, 1..--max-limit (in /api/v1/status)"),
+    ] = None,
+) -> int:
+    """`?limit=` bounded by this app's --max-limit.
+
+    The bound is a setting of the app, not a constant, so it cannot be a `Query(le=...)` of a
+    module-level router; the 422 it raises reads exactly like FastAPI's own.
+    """
+    if limit is None:
+        return settings.default_limit
+    if limit > settings.max_limit:
+        raise RequestValidationError(
+            [
+                {
+                    "type": "less_than_equal",
+                    "loc": ("query", "limit"),
+                    "msg": f"Input should be less than or equal to {settings.max_limit}",
+                    "input": limit,
+                    "ctx": {"le": settings.max_limit},
+                }
+            ]
+        )
+    return limit
+
+
+LimitDep = Annotated[int, Depends(batch_limit)]
 
 
 async def sse_slot(services: ServicesDep) -> AsyncIterator[None]:

@@ -9,60 +9,56 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from dtmon_api.health.options import HealthSettings
+from dtmon_common.options.api import API
 from dtmon_common.signing import KeyRing
-from dtmon_common.topics import DEFAULT_BOOTSTRAP_SERVERS, RESULTS_TOPIC
+
+_DEFAULTS = API.defaults()
 
 
 @dataclass(frozen=True)
 class Settings:
     """Everything `create_app` needs; defaults match the CLI's."""
 
-    bootstrap_servers: str = DEFAULT_BOOTSTRAP_SERVERS
-    results_topic: str = RESULTS_TOPIC
-    history: int = 600
+    bootstrap_servers: str = _DEFAULTS["bootstrap_servers"]
+    results_topic: str = _DEFAULTS["results_topic"]
+    history: int = _DEFAULTS["history"]
     """Batches kept for REST, SSE resume and the dashboard's time series (memory bound)."""
-    window_seconds: float = 60.0
+    window_seconds: float = _DEFAULTS["window_seconds"]
     """Width of the sliding-window view, ending at the newest batch's emitted_at_ms."""
     max_window_batches: int = 10_000
     """Hard cap on batches held by the window, whatever the batch rate."""
-    max_sse_clients: int = 256
-    max_limit: int = 1000
+    max_sse_clients: int = _DEFAULTS["max_sse_clients"]
+    max_limit: int = _DEFAULTS["max_limit"]
     default_limit: int = 100
-    sse_keepalive_seconds: float = 15.0
+    """Batches a request without ?limit= gets (at most max_limit)."""
+    sse_keepalive_seconds: float = _DEFAULTS["sse_keepalive_seconds"]
     sse_retry_ms: int = 3000
     cors_origins: tuple[str, ...] = field(default_factory=tuple)
     consumer_backoff_max_seconds: float = 30.0
-    health: HealthSettings = field(default_factory=HealthSettings)
-    """Data-quality thresholds and the reference run (dtmon_api.health.options)."""
     signing_keys: KeyRing | None = None
     """Keys that verify result messages; None refuses every message (fail closed)."""
     max_message_bytes: int = 2 * 1024 * 1024
     """Result messages larger than this are refused before any parsing."""
-    max_clock_skew_seconds: float = 60.0
+    max_clock_skew_seconds: float = _DEFAULTS["max_clock_skew_seconds"]
     """How far ahead of this server's clock a batch's emitted_at_ms may be."""
-    max_batch_jump: int = 10_000
+    max_batch_jump: int = _DEFAULTS["max_batch_jump"]
     """How far a batch id may jump ahead of its query's newest batch."""
-    broker_timeout_seconds: float = 15.0
+    broker_timeout_seconds: float = _DEFAULTS["broker_timeout_seconds"]
     """Readiness turns false once the broker has been unreachable this long."""
-    header_timeout_seconds: float = 5.0
+    header_timeout_seconds: float = _DEFAULTS["header_timeout_seconds"]
     """Connections whose request headers are not complete within this time are closed."""
+    health: HealthSettings = field(default_factory=HealthSettings)
+    """Data-quality thresholds and the reference run (dtmon_api.health.options)."""
 
     def __post_init__(self) -> None:
+        # Fields that are options are checked by their one declaration; the rest here.
+        API.check(**{dest: getattr(self, dest) for dest in _DEFAULTS if hasattr(self, dest)})
         checks = {
-            "history": self.history >= 1,
-            "window_seconds": self.window_seconds > 0,
             "max_window_batches": self.max_window_batches >= 1,
-            "max_sse_clients": self.max_sse_clients >= 1,
-            "max_limit": self.max_limit >= 1,
             "default_limit": 1 <= self.default_limit <= self.max_limit,
-            "sse_keepalive_seconds": self.sse_keepalive_seconds > 0,
             "sse_retry_ms": self.sse_retry_ms >= 0,
             "consumer_backoff_max_seconds": self.consumer_backoff_max_seconds > 0,
             "max_message_bytes": self.max_message_bytes >= 1024,
-            "max_clock_skew_seconds": self.max_clock_skew_seconds >= 0,
-            "max_batch_jump": self.max_batch_jump >= 1,
-            "broker_timeout_seconds": self.broker_timeout_seconds > 0,
-            "header_timeout_seconds": self.header_timeout_seconds > 0,
         }
         bad = [name for name, ok in checks.items() if not ok]
         if bad:

@@ -29,7 +29,6 @@ import time
 from collections import OrderedDict, deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 from minidt.contract import BatchResult, ContractError, Histogram, merge_histograms
 
@@ -76,10 +75,7 @@ class StoredBatch:
     seq: int
     """Position in the order of application; SSE clients track it."""
     result: BatchResult
-    wire: dict[str, Any]
     json: str
-    partition: int
-    offset: int
     interval_ms: int | None
     """emitted_at_ms minus that of the previous batch of the same query (None for the first)."""
 
@@ -187,7 +183,6 @@ class StoreStats:
     """The query the current one replaced (None if it is the first seen)."""
     retained: int
     window_batches: int
-    latest_seq: int
 
 
 class BatchStore:
@@ -228,7 +223,7 @@ class BatchStore:
 
     # -- writing (consumer thread) -------------------------------------------------------
 
-    def apply(self, result: BatchResult, *, partition: int = 0, offset: int = -1) -> ApplyResult:
+    def apply(self, result: BatchResult) -> ApplyResult:
         """Apply one validated message once; never raises for well-formed input."""
         with self._lock:
             qid, bid = result.query_id, result.batch_id
@@ -257,7 +252,6 @@ class BatchStore:
             self._seen[bid] = None
             if len(self._seen) > _SEEN_PER_QUERY:
                 self._seen.popitem(last=False)
-            wire = result.model_dump(mode="json")
             interval = (
                 None
                 if self._prev_emitted_ms is None
@@ -267,10 +261,7 @@ class BatchStore:
             stored = StoredBatch(
                 seq=next(self._seq),
                 result=result,
-                wire=wire,
-                json=json.dumps(wire, separators=(",", ":")),
-                partition=partition,
-                offset=offset,
+                json=json.dumps(result.model_dump(mode="json"), separators=(",", ":")),
                 interval_ms=interval,
             )
             self._latest_seq = stored.seq
@@ -458,5 +449,4 @@ class BatchStore:
                 previous_query_id=self._previous,
                 retained=len(self._history),
                 window_batches=len(self._window),
-                latest_seq=self._latest_seq,
             )

@@ -11,158 +11,39 @@ import argparse
 import logging
 import signal
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
-from dtmon_common.cli import (
-    EnvArgumentParser,
-    add_kafka_arguments,
-    add_logging_arguments,
-    add_readiness_arguments,
-    add_signing_arguments,
-    keyring_from_args,
-)
+from dtmon_common.cli import EnvArgumentParser, keyring_from_args
 from dtmon_common.logs import configure_logging
+from dtmon_common.options import add_options, settings_from
+from dtmon_common.options.processor import BATCH, RUN
 from dtmon_common.signing import SigningKeyError
-from dtmon_processor.jars import JarsMissingError, connector_jars, repo_root
+from dtmon_processor.jars import JarsMissingError, connector_jars
 
 log = logging.getLogger("dtmon_processor")
 
-DEFAULT_METRICS_PORT = 9102
-TRIGGER_RANGE = (0.5, 5.0)
-
-
-def _trigger_seconds(text: str) -> float:
-    value = float(text)
-    low, high = TRIGGER_RANGE
-    if not low <= value <= high:
-        raise argparse.ArgumentTypeError(f"must be between {low} and {high} seconds, got {text}")
-    return value
-
-
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
-    return value
-
-
-def _port(text: str) -> int:
-    value = int(text)
-    if not 0 <= value <= 65535:
-        raise argparse.ArgumentTypeError(f"must be a port number 0-65535, got {text}")
-    return value
-
-
-def default_checkpoint() -> str:
-    root = repo_root()
-    base = root if root is not None else Path.cwd()
-    return str(base / ".cache" / "checkpoints" / "processor")
-
-
-def _add_spark_arguments(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_argument_group("Spark")
-    group.add_argument("--master", default="local[*]", help="Spark master URL")
-    group.add_argument(
-        "--shuffle-partitions",
-        type=_positive_int,
-        default=2,
-        help="spark.sql.shuffle.partitions: small, batches are small",
-    )
-    group.add_argument(
-        "--adaptive",
-        action="store_true",
-        help="enable adaptive query execution (off: it splits each batch into 3 Spark jobs)",
-    )
-    group.add_argument("--ui-port", type=_port, default=4040, help="Spark UI port")
-    group.add_argument("--no-ui", action="store_true", help="do not start the Spark UI")
-    group.add_argument(
-        "--spark-prometheus",
-        action="store_true",
-        help="expose Spark's PrometheusServlet at <ui>/metrics/prometheus (Kubernetes)",
-    )
-    group.add_argument("--driver-memory", default=None, help="spark.driver.memory, e.g. 2g")
-
 
 def build_parser() -> EnvArgumentParser:
+    """The options are declared in dtmon_common.options.processor; here only the prose."""
     parser = EnvArgumentParser(
         prog="dtmon-processor",
         description="Spark Structured Streaming: dt-hits -> one dtmon.batch.v1 message per "
         "micro-batch on dt-results.",
     )
     sub = parser.add_subparsers(dest="command", metavar="{run,batch}")
-
     run = sub.add_parser("run", help="stream from Kafka (default)", description=__doc__)
-    add_kafka_arguments(run)
-    stream = run.add_argument_group("stream")
-    stream.add_argument(
-        "--starting-offsets",
-        choices=["earliest", "latest"],
-        default="latest",
-        help="where a NEW checkpoint starts reading (an existing checkpoint resumes)",
-    )
-    stream.add_argument(
-        "--max-offsets-per-trigger",
-        type=_positive_int,
-        default=1_000_000,
-        help="upper bound of Kafka records per micro-batch",
-    )
-    stream.add_argument(
-        "--trigger-seconds",
-        type=_trigger_seconds,
-        default=1.0,
-        help=f"micro-batch interval, {TRIGGER_RANGE[0]}-{TRIGGER_RANGE[1]} s",
-    )
-    stream.add_argument(
-        "--event-timeout-seconds",
-        type=float,
-        default=10.0,
-        help="close an orbit whose hits waited this long (batch time) for the other FPGA",
-    )
-    stream.add_argument(
-        "--available-now",
-        action="store_true",
-        help="process what the topic holds now, in batches, then exit",
-    )
-    stream.add_argument(
-        "--checkpoint-location",
-        default=default_checkpoint(),
-        help="checkpoint folder (local path, or s3a://bucket/path on Kubernetes)",
-    )
-    stream.add_argument(
-        "--no-create-results-topic",
-        action="store_true",
-        help="fail if the results topic is missing instead of creating it",
-    )
-    add_signing_arguments(run)
-    add_readiness_arguments(run)
-    obs = run.add_argument_group("observability")
-    obs.add_argument(
-        "--metrics-port",
-        type=_port,
-        default=DEFAULT_METRICS_PORT,
-        help="Prometheus /metrics and /healthz port (0 picks a free port)",
-    )
-    obs.add_argument("--metrics-host", default="127.0.0.1", help="address to serve metrics on")
-    _add_spark_arguments(run)
-    add_logging_arguments(run)
-
+    add_options(run, RUN.groups)
     batch = sub.add_parser(
         "batch",
         help="process CSV files (.gz too) with the same transformation",
         description="Process dataset CSV files and write one v1 message per batch as JSON lines.",
     )
     batch.add_argument("files", nargs="+", type=Path, metavar="FILE", help="CSV or CSV.gz files")
-    batch.add_argument(
-        "--rows-per-batch",
-        type=_positive_int,
-        default=None,
-        help="records per batch (default: all input is one batch)",
-    )
-    batch.add_argument("--output", default="-", help="output file for JSON lines, - for stdout")
-    _add_spark_arguments(batch)
-    add_logging_arguments(batch)
+    add_options(batch, BATCH.groups)
     return parser
 
 
@@ -181,19 +62,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     return _run(args)
 
 
-def _settings(args: argparse.Namespace, *, kafka: bool):
-    from dtmon_processor.session import SparkSettings
+def _spark(args: argparse.Namespace, *, kafka: bool) -> Any:
+    """The session the options describe; Spark's own logs stay at WARN unless DEBUG."""
+    from dtmon_processor.session import SparkSettings, build_session
 
-    return SparkSettings(
-        master=args.master,
-        shuffle_partitions=args.shuffle_partitions,
-        adaptive=args.adaptive,
-        ui_port=args.ui_port,
-        ui_enabled=not args.no_ui,
-        spark_prometheus=args.spark_prometheus,
-        driver_memory=args.driver_memory,
-        with_kafka_jars=kafka,
+    spark = build_session(
+        settings_from(SparkSettings, args, ui_enabled=not args.no_ui, with_kafka_jars=kafka)
     )
+    if args.log_level == "DEBUG":
+        spark.sparkContext.setLogLevel("INFO")
+    return spark
 
 
 def _fail(message: str) -> int:
@@ -208,9 +86,8 @@ def _batch(args: argparse.Namespace) -> int:
         if not f.is_file():
             return _fail(f"input file not found: {f}")
     from dtmon_processor.batchmode import run_batches
-    from dtmon_processor.session import build_session
 
-    spark = build_session(_settings(args, kafka=False))
+    spark = _spark(args, kafka=False)
     out = sys.stdout if args.output == "-" else open(args.output, "w", encoding="utf-8")  # noqa: SIM115
     n = 0
     try:
@@ -232,97 +109,139 @@ def _run(args: argparse.Namespace) -> int:
     except JarsMissingError as exc:
         return _fail(str(exc))
     from dtmon_common.broker_watch import BrokerWatch
+    from dtmon_common.health import MetricsPortError, serve_health
     from dtmon_processor.checkpoint_bucket import CheckpointBucketError, ensure_checkpoint_bucket
     from dtmon_processor.lag import HitsLag, ProgressListener
-    from dtmon_processor.metrics import MetricsServer, ProcessorMetrics
+    from dtmon_processor.metrics import ProcessorMetrics
     from dtmon_processor.publish import PublishError, ResultsPublisher, ensure_topic
-    from dtmon_processor.session import build_session
     from dtmon_processor.stream import BatchHandler, StreamSettings, start_query
 
     try:
         keys = keyring_from_args(args)
     except SigningKeyError as exc:
         return _fail(str(exc))
-    try:
-        ensure_topic(
-            args.bootstrap_servers, args.results_topic, create=not args.no_create_results_topic
-        )
-    except PublishError as exc:
-        return _fail(str(exc))
-
-    settings = StreamSettings(
-        bootstrap_servers=args.bootstrap_servers,
-        hits_topic=args.hits_topic,
-        results_topic=args.results_topic,
-        checkpoint_location=args.checkpoint_location,
-        starting_offsets=args.starting_offsets,
-        max_offsets_per_trigger=args.max_offsets_per_trigger,
-        trigger_seconds=args.trigger_seconds,
-        available_now=args.available_now,
-        event_timeout_seconds=args.event_timeout_seconds,
-    )
-    spark = build_session(_settings(args, kafka=True))
-    try:
-        conf = dict(spark.sparkContext.getConf().getAll())
-        ensure_checkpoint_bucket(args.checkpoint_location, conf)
-    except CheckpointBucketError as exc:
-        spark.stop()
-        return _fail(str(exc))
+    stopping = _StopSignals()
+    stopping.install()
     metrics = ProcessorMetrics()
-    lag = HitsLag(args.bootstrap_servers, args.hits_topic, metrics)
-    spark.streams.addListener(ProgressListener(lag))
-    broker = BrokerWatch(
-        lag.probe, unreachable_after=args.broker_timeout_seconds, name="dtmon-processor broker"
-    ).start()
-    publisher = ResultsPublisher(args.bootstrap_servers, args.results_topic, keys)
-    handler = BatchHandler(spark, publisher, metrics)
-    query = start_query(spark, settings, handler)
-
-    def healthy() -> tuple[bool, str]:
-        if query.isActive:
-            return True, f"ok: query {query.id} active"
-        return False, f"query {query.id} not active"
-
-    server = MetricsServer(
-        metrics, args.metrics_port, healthy, host=args.metrics_host, ready=broker.status
-    ).start()
-    log.info(
-        "streaming %s -> %s (query %s, checkpoint %s, metrics :%d, Spark UI %s)",
-        args.hits_topic,
-        args.results_topic,
-        query.id,
-        args.checkpoint_location,
-        server.port,
-        spark.sparkContext.uiWebUrl or "off",
-    )
-
-    stopping: list[int] = []
-
-    def stop(signum: int, _frame: FrameType | None) -> None:
-        # Only record the signal: calling into the JVM from a signal handler would break the
-        # py4j call the main thread is blocked in.
-        stopping.append(signum)
-
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
     try:
-        while not query.awaitTermination(1):
+        server = serve_health(
+            metrics.registry,
+            args.metrics_host,
+            args.metrics_port,
+            ready=lambda: (False, "starting Spark and the query"),
+        )
+    except MetricsPortError as exc:
+        return _fail(str(exc))
+    try:
+        try:
+            ensure_topic(
+                args.bootstrap_servers, args.results_topic, create=not args.no_create_results_topic
+            )
+        except PublishError as exc:
+            return _fail(str(exc))
+        if stopping:
+            return 0
+        settings = settings_from(StreamSettings, args)
+        spark = _spark(args, kafka=True)
+        try:
+            conf = dict(spark.sparkContext.getConf().getAll())
+            ensure_checkpoint_bucket(args.checkpoint_location, conf)
+        except CheckpointBucketError as exc:
+            _stop_spark(spark)
+            return _fail(str(exc))
+        lag = HitsLag(args.bootstrap_servers, args.hits_topic, metrics)
+        spark.streams.addListener(ProgressListener(lag))
+        broker = BrokerWatch(
+            lag.probe, unreachable_after=args.broker_timeout_seconds, name="dtmon-processor broker"
+        ).start()
+        publisher = ResultsPublisher(args.bootstrap_servers, args.results_topic, keys)
+        handler = BatchHandler(spark, publisher, metrics)
+        try:
+            query = start_query(spark, settings, handler)
+            if server is not None:
+                server.set_alive(lambda: _query_state(query))
+                # Ready: the query runs and the broker answers (a frozen broker keeps TCP open).
+                server.set_ready(lambda: _both(_query_state(query), broker.status()))
+            log.info(
+                "streaming %s -> %s (query %s, checkpoint %s, metrics %s, Spark UI %s)",
+                args.hits_topic,
+                args.results_topic,
+                query.id,
+                args.checkpoint_location,
+                f":{server.port}" if server is not None else "off",
+                spark.sparkContext.uiWebUrl or "off",
+            )
+            return _await(query, stopping)
+        finally:
+            broker.stop()
+            lag.close()
+            if handler.ticker is not None:
+                handler.ticker.close()
+            publisher.close()
+            _stop_spark(spark)
+    finally:
+        if server is not None:
+            server.close()
+
+
+def _both(first: tuple[bool, str], second: tuple[bool, str]) -> tuple[bool, str]:
+    """Two probes as one: ok when both are, the failing one's reason otherwise."""
+    if not first[0]:
+        return first
+    if not second[0]:
+        return second
+    return True, f"{first[1]}; {second[1]}"
+
+
+class _StopSignals:
+    """SIGTERM/SIGINT only set a flag: calling into the JVM from a signal handler would break
+    the py4j call the main thread is blocked in."""
+
+    def __init__(self) -> None:
+        self.signals: list[int] = []
+
+    def install(self) -> None:
+        signal.signal(signal.SIGTERM, self._record)
+        signal.signal(signal.SIGINT, self._record)
+
+    def _record(self, signum: int, _frame: FrameType | None) -> None:
+        self.signals.append(signum)
+
+    def __bool__(self) -> bool:
+        return bool(self.signals)
+
+
+def _query_state(query: Any) -> tuple[bool, str]:
+    if query.isActive:
+        return True, f"query {query.id} active"
+    return False, f"query {query.id} not active"
+
+
+STOP_GRACE_SECONDS = 30.0
+"""How long a stop waits for the running micro-batch to publish and commit."""
+
+
+def _await(query: Any, stopping: _StopSignals) -> int:
+    """Run until the query ends or a signal asks to stop; then stop between two batches, so
+    that no batch is interrupted half-published and py4j has nothing to complain about."""
+    try:
+        while not query.awaitTermination(0.5):
             if stopping:
-                log.info("signal %d: stopping the query", stopping[0])
+                name = signal.Signals(stopping.signals[0]).name
+                log.info("%s: stopping the query after its running batch", name)
+                deadline = time.monotonic() + STOP_GRACE_SECONDS
+                while query.status.get("isTriggerActive") and time.monotonic() < deadline:
+                    time.sleep(0.05)
                 query.stop()
-                break
+                log.info("query %s stopped", query.id)
+                return 0
     except Exception as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        if stopping:  # the JVM went first (a signal to the whole process group): not a failure
+            log.info("stopped; Spark ended with: %s", first)
+            return 0
         log.error("query failed: %s", first)
         return 1
-    finally:
-        server.stop()
-        broker.stop()
-        lag.close()
-        if handler.ticker is not None:
-            handler.ticker.close()
-        publisher.close()
-        _stop_spark(spark)
     return 0
 
 

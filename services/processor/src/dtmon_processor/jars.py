@@ -10,6 +10,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from dtmon_common.paths import repo_root
+
 ENV_VAR = "DTMON_SPARK_JARS_DIR"
 IMAGE_DIR = Path("/opt/dtmon/jars")
 CONNECTOR_PREFIX = "spark-sql-kafka-0-10_"
@@ -17,14 +19,6 @@ CONNECTOR_PREFIX = "spark-sql-kafka-0-10_"
 
 class JarsMissingError(RuntimeError):
     """The connector jars have not been resolved; the message says how to fix it."""
-
-
-def repo_root() -> Path | None:
-    """The checkout this package runs from (editable install), or None when installed."""
-    for parent in Path(__file__).resolve().parents:
-        if (parent / "versions.env").is_file() and (parent / "services").is_dir():
-            return parent
-    return None
 
 
 def default_jars_dir() -> Path:

@@ -1,4 +1,4 @@
-"""Driver-side Prometheus metrics and /healthz on --metrics-port (default 9102).
+"""Driver-side Prometheus metrics, served with /healthz and /readyz by dtmon_common.health.
 
 Spark's own metrics (executors, JVM) are separate: the Spark UI on 4040 and, on Kubernetes,
 Spark's PrometheusServlet (--spark-prometheus). These are the stream-level numbers an
@@ -7,19 +7,9 @@ operator watches: is it keeping up (lag, time since last batch), how fast, how d
 
 from __future__ import annotations
 
-import threading
 import time
-from collections.abc import Callable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from prometheus_client import (
-    CONTENT_TYPE_LATEST,
-    CollectorRegistry,
-    Counter,
-    Gauge,
-    Histogram,
-    generate_latest,
-)
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 _PREFIX = "dtmon_processor_"
 
@@ -101,56 +91,3 @@ class ProcessorMetrics:
         self.last_batch_time.set(time.time())
         self.spark_jobs.set(jobs)
         self._last_batch_monotonic = time.monotonic()
-
-
-class MetricsServer:
-    """/metrics (Prometheus text), /healthz (200 while `healthy()` is true, else 503: the
-    query runs) and /readyz (also 503 while `ready()` is false: the broker does not answer)."""
-
-    def __init__(
-        self,
-        metrics: ProcessorMetrics,
-        port: int,
-        healthy: Callable[[], tuple[bool, str]],
-        host: str = "0.0.0.0",
-        ready: Callable[[], tuple[bool, str]] | None = None,
-    ) -> None:
-        registry = metrics.registry
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                path = self.path.split("?", 1)[0]
-                if path == "/metrics":
-                    self._send(200, generate_latest(registry), CONTENT_TYPE_LATEST)
-                elif path == "/healthz":
-                    ok, reason = healthy()
-                    self._send(200 if ok else 503, (reason + "\n").encode(), "text/plain")
-                elif path == "/readyz":
-                    ok, reason = healthy()
-                    if ok and ready is not None:
-                        ok, reason = ready()
-                    self._send(200 if ok else 503, (reason + "\n").encode(), "text/plain")
-                else:
-                    self._send(404, b"not found: try /metrics, /healthz or /readyz\n", "text/plain")
-
-            def _send(self, code: int, body: bytes, ctype: str) -> None:
-                self.send_response(code)
-                self.send_header("Content-Type", ctype)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *_args: object) -> None:  # scrapes are not news
-                return
-
-        self._server = ThreadingHTTPServer((host, port), Handler)
-        self.port = self._server.server_address[1]
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-
-    def start(self) -> MetricsServer:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()

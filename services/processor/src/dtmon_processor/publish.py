@@ -39,7 +39,7 @@ def ensure_topic(
     if not create:
         raise PublishError(
             f"results topic {topic!r} does not exist on {bootstrap_servers} "
-            "(create it, or pass --create-results-topic)"
+            "(create it, or drop --no-create-results-topic to let the processor create it)"
         )
     futures = admin.create_topics(
         [NewTopic(topic, num_partitions=DEFAULT_RESULTS_PARTITIONS, replication_factor=-1)]

@@ -22,6 +22,7 @@ from pyspark.sql import SparkSession
 
 from dtmon_processor.jars import connector_jars
 
+APP_NAME = "dtmon-processor"
 LOG4J_CONF = Path(__file__).resolve().parent / "conf" / "log4j2.properties"
 
 
@@ -30,7 +31,6 @@ class SparkSettings:
     """What the CLI lets an operator change; everything else is fixed for small batches."""
 
     master: str = "local[*]"
-    app_name: str = "dtmon-processor"
     shuffle_partitions: int = 2
     adaptive: bool = False
     ui_port: int = 4040
@@ -38,7 +38,6 @@ class SparkSettings:
     spark_prometheus: bool = False
     driver_memory: str | None = None
     with_kafka_jars: bool = True
-    extra_conf: tuple[tuple[str, str], ...] = ()
 
 
 def build_session(settings: SparkSettings) -> SparkSession:
@@ -46,7 +45,7 @@ def build_session(settings: SparkSettings) -> SparkSession:
     java_opts = f"-Dlog4j2.configurationFile={LOG4J_CONF.as_uri()}"
     builder = (
         SparkSession.builder.master(settings.master)
-        .appName(settings.app_name)
+        .appName(APP_NAME)
         .config("spark.sql.shuffle.partitions", str(settings.shuffle_partitions))
         .config("spark.default.parallelism", str(max(settings.shuffle_partitions, 2)))
         .config("spark.sql.adaptive.enabled", str(settings.adaptive).lower())
@@ -80,8 +79,6 @@ def build_session(settings: SparkSettings) -> SparkSession:
             .config("spark.metrics.conf.*.sink.prometheusServlet.path", "/metrics/prometheus")
             .config("spark.metrics.appStatusSource.enabled", "true")
         )
-    for key, value in settings.extra_conf:
-        builder = builder.config(key, value)
     os.environ.setdefault("PYSPARK_PYTHON", _python())
     session = builder.getOrCreate()
     session.sparkContext.setLogLevel("WARN")

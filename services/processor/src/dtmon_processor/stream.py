@@ -44,9 +44,11 @@ class StreamSettings:
     max_offsets_per_trigger: int | None = None
     trigger_seconds: float = 1.0
     available_now: bool = False
-    fail_on_data_loss: bool = True
-    query_name: str = "dtmon-processor"
     event_timeout_seconds: float = 10.0
+
+
+QUERY_NAME = "dtmon-processor"
+"""The streaming query's name in the Spark UI."""
 
 
 def kafka_stream(spark: SparkSession, s: StreamSettings) -> DataFrame:
@@ -56,7 +58,8 @@ def kafka_stream(spark: SparkSession, s: StreamSettings) -> DataFrame:
         .option("kafka.bootstrap.servers", s.bootstrap_servers)
         .option("subscribe", s.hits_topic)
         .option("startingOffsets", s.starting_offsets)
-        .option("failOnDataLoss", str(s.fail_on_data_loss).lower())
+        # Records aged out of the topic before they were read are an error, not a silent gap.
+        .option("failOnDataLoss", "true")
         # Offset look-ups retry through a broker outage instead of failing the query at once:
         # the query stalls and resumes when the broker is back.
         .option("fetchOffset.numRetries", "1000000")
@@ -235,7 +238,7 @@ def start_query(
     handler.event_timeout_ms = round(settings.event_timeout_seconds * 1000)
     writer = (
         kafka_stream(spark, settings)
-        .writeStream.queryName(settings.query_name)
+        .writeStream.queryName(QUERY_NAME)
         .option("checkpointLocation", settings.checkpoint_location)
         .foreachBatch(handler)
     )

@@ -16,47 +16,25 @@ import threading
 from collections.abc import Sequence
 from types import FrameType
 
-from dtmon_common.cli import (
-    EnvArgumentParser,
-    add_kafka_arguments,
-    add_logging_arguments,
-    add_readiness_arguments,
-)
+from dtmon_common.cli import EnvArgumentParser, command_parser
 from dtmon_common.logs import configure_logging
-from dtmon_common.topics import DEFAULT_HITS_PARTITIONS
+from dtmon_common.options import settings_from
+from dtmon_common.options.producer import DEFAULT_RATE, PRODUCER
 from dtmon_producer.errors import EXIT_BAD_INPUT, EXIT_DELIVERY_FAILED, EXIT_OK, InputError
-from dtmon_producer.sim.fault_options import add_fault_arguments, faults_from_args
+from dtmon_producer.sim.fault_options import FAULTS, faults_from_args
 from dtmon_producer.sink import Sink
 from dtmon_producer.sources import Source
 
 log = logging.getLogger("dtmon_producer")
 
-DEFAULT_METRICS_PORT = 9101
-DEFAULT_RATE = 1000.0
-"""The task's realistic emulated DAQ rate, records per second."""
-
-
-def _non_negative(kind: type) -> object:
-    def convert(text: str) -> float | int:
-        value = kind(text)
-        if value < 0:
-            raise argparse.ArgumentTypeError(f"must be >= 0, got {text}")
-        return value
-
-    convert.__name__ = kind.__name__
-    return convert
-
-
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {text}")
-    return value
+COMMAND = PRODUCER.extended(FAULTS)
+"""Every option of dtmon-producer: dtmon_common's declaration and the simulator's faults."""
 
 
 def build_parser() -> EnvArgumentParser:
-    parser = EnvArgumentParser(
-        prog="dtmon-producer",
+    """The options are declared in dtmon_common.options.producer; here only the prose."""
+    return command_parser(
+        COMMAND,
         description=(
             "Emulate the miniDT DAQ: stream hit words (one CSV line per record) into Kafka\n"
             "at a chosen rate, from local files, S3/MinIO objects or a detector simulator."
@@ -70,151 +48,6 @@ def build_parser() -> EnvArgumentParser:
             "Exit codes: 0 done/stopped, 1 Kafka delivery failed, 2 bad input."
         ),
     )
-    parser.formatter_class = _Formatter
-    src = parser.add_argument_group("input")
-    src.add_argument(
-        "--source",
-        default="sim",
-        help="'sim' (detector simulator), a file, a directory, a glob, or s3://bucket/prefix; "
-        "files are read in name order, .gz accepted",
-    )
-    src.add_argument(
-        "--format",
-        default="csv",
-        choices=["csv", "binary"],
-        help="input format: dataset CSV text, or 64-bit binary words converted to CSV on the fly",
-    )
-    src.add_argument(
-        "--byte-order",
-        default="little",
-        choices=["little", "big"],
-        help="byte order of --format binary words",
-    )
-    src.add_argument(
-        "--loop", action="store_true", help="restart at the first file when the last one ends"
-    )
-    src.add_argument(
-        "--max-records",
-        type=_non_negative(int),
-        default=0,
-        help="stop after this many records (0 = no limit)",
-    )
-    s3 = parser.add_argument_group("S3 (for s3:// sources)")
-    s3.add_argument(
-        "--s3-endpoint",
-        default="",
-        help="host:port or URL (http:// or https://) of the S3 service",
-    )
-    s3.add_argument(
-        "--s3-access-key",
-        default=None,
-        help="access key (default: $AWS_ACCESS_KEY_ID)",
-    )
-    s3.add_argument(
-        "--s3-secret-key",
-        default=None,
-        help="secret key (default: $AWS_SECRET_ACCESS_KEY)",
-    )
-    s3.add_argument("--s3-region", default=None, help="region, if the service needs one")
-    s3.add_argument(
-        "--s3-insecure",
-        action="store_true",
-        help="plain HTTP for a host:port endpoint (a URL's scheme always wins)",
-    )
-    sim = parser.add_argument_group("simulator (--source sim)")
-    sim.add_argument("--seed", type=int, default=None, help="random seed (default: random)")
-    sim.add_argument(
-        "--muon-rate",
-        type=_non_negative(float),
-        default=None,
-        help="muons per second of detector time through the generation plane "
-        "(default: the simulator's calibrated value)",
-    )
-    add_fault_arguments(sim)
-    sim.add_argument(
-        "--counter-reset-after",
-        type=_non_negative(float),
-        default=None,
-        help="reset the orbit counter (to 616958, as in the real file) after this many "
-        "seconds of detector time (default: never)",
-    )
-    pace = parser.add_argument_group("pacing")
-    pace.add_argument(
-        "--rate",
-        type=_non_negative(float),
-        default=None,
-        help="records per second; 0 = as fast as possible "
-        f"(default: {DEFAULT_RATE:g} into Kafka, unthrottled with --output)",
-    )
-    pace.add_argument(
-        "--speed",
-        type=_non_negative(float),
-        default=0.0,
-        help="replay in detector time from the orbit clock, at this factor "
-        "(1 = real time); overrides --rate; 0 = off",
-    )
-    pace.add_argument(
-        "--records-per-message",
-        type=_positive_int,
-        default=1,
-        help="pack up to N records (newline-separated) into one Kafka message",
-    )
-    out = parser.add_argument_group("output")
-    out.add_argument(
-        "--output",
-        default=None,
-        help="write the records as a CSV file (with header) to PATH, or '-' for stdout, "
-        "instead of Kafka",
-    )
-    add_kafka_arguments(parser)
-    add_readiness_arguments(parser)
-    kafka = parser.add_argument_group("Kafka topic")
-    kafka.add_argument(
-        "--create-topic",
-        action="store_true",
-        help="create --hits-topic if missing (locally; in Kubernetes Strimzi owns topics)",
-    )
-    kafka.add_argument(
-        "--partitions",
-        type=_positive_int,
-        default=DEFAULT_HITS_PARTITIONS,
-        help="partitions of a topic created by --create-topic",
-    )
-    kafka.add_argument(
-        "--connect-timeout",
-        type=_non_negative(float),
-        default=0.0,
-        help="seconds to wait for the broker/topic at start (0 = wait forever, with backoff)",
-    )
-    obs = parser.add_argument_group("observability")
-    obs.add_argument(
-        "--metrics-port",
-        type=_non_negative(int),
-        default=DEFAULT_METRICS_PORT,
-        help="port of /metrics and /healthz (0 = disabled)",
-    )
-    obs.add_argument(
-        "--host",
-        default="127.0.0.1",
-        help="address the metrics server binds (0.0.0.0 in containers)",
-    )
-    obs.add_argument(
-        "--progress",
-        default="auto",
-        choices=["auto", "always", "never"],
-        help="progress line on stderr (auto = only on a terminal)",
-    )
-    add_logging_arguments(parser)
-    return parser
-
-
-class _Formatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
-    """Defaults in --help (unless there is none to show), the examples kept as written."""
-
-    def _get_help_string(self, action: argparse.Action) -> str | None:
-        if action.default is None or action.default is False or action.default == "":
-            return action.help
-        return super()._get_help_string(action)
 
 
 def make_source(args: argparse.Namespace) -> Source:
@@ -223,12 +56,7 @@ def make_source(args: argparse.Namespace) -> Source:
     if spec == "sim":
         from dtmon_producer.sim.source import SimSource
 
-        return SimSource(
-            seed=args.seed,
-            muon_rate=args.muon_rate,
-            faults=faults_from_args(args),
-            counter_reset_after_s=args.counter_reset_after,
-        )
+        return SimSource(seed=args.seed, muon_rate=args.muon_rate, faults=faults_from_args(args))
     if spec.startswith("s3://"):
         from dtmon_producer.sources.s3 import S3Settings, S3Source
 
@@ -276,12 +104,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_BAD_INPUT
 
 
-def _no_broker() -> tuple[bool, str]:
-    return True, "writing a file: no broker"
-
-
 def run(args: argparse.Namespace) -> int:
-    from dtmon_producer.metrics import MetricsServer, ProducerMetrics
+    from dtmon_common.health import MetricsPortError, serve_health
+    from dtmon_producer.metrics import ProducerMetrics
     from dtmon_producer.progress import ProgressBar
     from dtmon_producer.pump import Pump, PumpOptions
 
@@ -318,21 +143,30 @@ def run(args: argparse.Namespace) -> int:
             unreachable_after=args.broker_timeout_seconds,
             name="dtmon-producer broker",
         ).start()
-    server = None
-    if args.metrics_port:
-        try:
-            server = MetricsServer(
-                metrics,
-                args.host,
-                args.metrics_port,
-                ready=broker.status if broker is not None else _no_broker,
-            )
-        except OSError as exc:
-            raise InputError(
-                f"cannot serve metrics on {args.host}:{args.metrics_port}: {exc.strerror or exc} "
-                "(choose another --metrics-port, or 0 to disable)"
-            ) from exc
-        log.info("metrics on http://%s:%d/metrics, health on /healthz", args.host, server.port)
+
+    def ready() -> tuple[bool, str]:
+        """Records flow and (when writing to Kafka) the broker answers."""
+        ok, reason = metrics.ready()
+        if ok and broker is not None:
+            return broker.status()
+        return ok, reason
+
+    try:
+        server = serve_health(
+            metrics.registry,
+            args.metrics_host,
+            args.metrics_port,
+            ready=ready,
+            details=lambda: {"state": metrics.state},
+        )
+    except MetricsPortError as exc:
+        raise InputError(str(exc)) from exc
+    if server is not None:
+        log.info(
+            "metrics on http://%s:%d/metrics, health on /healthz and /readyz",
+            args.metrics_host,
+            server.port,
+        )
 
     try:
         metrics.state = "connecting"
@@ -348,13 +182,7 @@ def run(args: argparse.Namespace) -> int:
             return EXIT_DELIVERY_FAILED
         show = args.progress == "always" or (args.progress == "auto" and sys.stderr.isatty())
         progress = ProgressBar(args.max_records or None) if show else None
-        options = PumpOptions(
-            rate=args.rate,
-            speed=args.speed,
-            records_per_message=args.records_per_message,
-            max_records=args.max_records,
-            loop=args.loop,
-        )
+        options = settings_from(PumpOptions, args)
         what = "unthrottled" if args.rate == 0 else f"{args.rate:g} records/s"
         if args.speed:
             what = f"detector time x{args.speed:g}"

@@ -1,4 +1,4 @@
-"""Prometheus metrics and /healthz on one small HTTP port (--metrics-port, default 9101).
+"""The producer's Prometheus metrics; dtmon_common.health serves them on --metrics-port.
 
 A registry per producer (not the global default one) keeps in-process tests independent;
 the process collector is added to it because CPU and memory of the pod are worth seeing.
@@ -6,21 +6,7 @@ the process collector is added to it because CPU and memory of the pod are worth
 
 from __future__ import annotations
 
-import json
-import threading
-import time
-from collections.abc import Callable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
-from prometheus_client import (
-    CONTENT_TYPE_LATEST,
-    CollectorRegistry,
-    Counter,
-    Gauge,
-    Info,
-    ProcessCollector,
-    generate_latest,
-)
+from prometheus_client import CollectorRegistry, Counter, Gauge, Info, ProcessCollector
 
 
 class ProducerMetrics:
@@ -57,66 +43,9 @@ class ProducerMetrics:
             "dtmon_producer_queue_depth", "messages queued or in flight, not yet acked", registry=r
         )
         self.source = Info("dtmon_producer_source", "the file or object being read", registry=r)
-        self.started = time.time()
         self.state = "starting"
+        """starting, connecting, producing, flushing, stopped: /healthz and /readyz show it."""
 
-    def exposition(self) -> bytes:
-        return generate_latest(self.registry)
-
-
-def _always_ready() -> tuple[bool, str]:
-    return True, "no broker to watch"
-
-
-class _Handler(BaseHTTPRequestHandler):
-    metrics: ProducerMetrics
-    ready: Callable[[], tuple[bool, str]] = staticmethod(_always_ready)
-
-    def do_GET(self) -> None:
-        path = self.path.split("?", 1)[0]
-        if path == "/metrics":
-            self._reply(200, CONTENT_TYPE_LATEST, self.metrics.exposition())
-        elif path == "/healthz":
-            uptime = time.time() - self.metrics.started
-            state = {"status": "ok", "state": self.metrics.state, "uptime_s": uptime}
-            body = json.dumps(state).encode()
-            self._reply(200, "application/json", body)
-        elif path == "/readyz":
-            ok, reason = self.ready()
-            body = json.dumps({"ready": ok, "broker": reason, "state": self.metrics.state})
-            self._reply(200 if ok else 503, "application/json", body.encode())
-        else:
-            self._reply(404, "text/plain", b"not found: try /metrics, /healthz or /readyz\n")
-
-    def _reply(self, status: int, ctype: str, body: bytes) -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", ctype)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, format: str, *args: object) -> None:
-        return
-
-
-class MetricsServer:
-    """Serves /metrics, /healthz and /readyz (503 while `ready()` is false) from a daemon
-    thread; port 0 in the CLI disables it."""
-
-    def __init__(
-        self,
-        metrics: ProducerMetrics,
-        host: str,
-        port: int,
-        ready: Callable[[], tuple[bool, str]] = _always_ready,
-    ) -> None:
-        handler = type("Handler", (_Handler,), {"metrics": metrics, "ready": staticmethod(ready)})
-        self._server = ThreadingHTTPServer((host, port), handler)
-        self._server.daemon_threads = True
-        self.port = int(self._server.server_address[1])
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-        self._thread.start()
-
-    def close(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+    def ready(self) -> tuple[bool, str]:
+        """Ready while records flow: after the broker answered, before the flush at the end."""
+        return self.state == "producing", self.state

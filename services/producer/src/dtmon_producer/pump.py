@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from dtmon_producer.metrics import ProducerMetrics
 from dtmon_producer.progress import ProgressBar
@@ -22,11 +22,13 @@ log = logging.getLogger("dtmon_producer")
 
 @dataclass(frozen=True)
 class PumpOptions:
-    rate: float = 1000.0
-    speed: float = 0.0
-    records_per_message: int = 1
-    max_records: int = 0
-    loop: bool = False
+    """The pacing options (declared in dtmon_common.options.producer, filled by name)."""
+
+    rate: float
+    speed: float
+    records_per_message: int
+    max_records: int
+    loop: bool
 
 
 @dataclass
@@ -39,7 +41,6 @@ class PumpResult:
     seconds: float = 0.0
     stopped: bool = False
     fatal_error: str | None = None
-    inputs: list[str] = field(default_factory=list)
 
     @property
     def rate(self) -> float:
@@ -154,8 +155,6 @@ class Pump:
         self._origin = origin
         self._origin_records = 0
         self._origin_started = time.monotonic()
-        if origin not in self.result.inputs:
-            self.result.inputs.append(origin)
         if self.metrics:
             self.metrics.source.info({"source": origin})
 

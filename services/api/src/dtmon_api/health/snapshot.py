@@ -13,25 +13,40 @@ import urllib.request
 from collections.abc import Sequence
 
 from dtmon_api.health.models import ReferenceRun
-from dtmon_api.health.options import add_reference_s3_argument
+from dtmon_api.health.options import REFERENCE_S3_ENDPOINT
 from dtmon_api.health.reference import ReferenceError, write_reference
-from dtmon_common.cli import EnvArgumentParser
+from dtmon_common.cli import EnvArgumentParser, command_parser
+from dtmon_common.options import Command, Group, Option
+
+REFERENCE = Command(
+    "dtmon-reference",
+    (
+        Group(
+            "reference",
+            (
+                Option(
+                    "--api-url",
+                    "base URL of the running dtmon-api",
+                    default="http://127.0.0.1:8000",
+                ),
+                Option(
+                    "--output",
+                    "where to write: a file path or s3://bucket/key",
+                    required=True,
+                ),
+                REFERENCE_S3_ENDPOINT,
+            ),
+        ),
+    ),
+)
 
 
 def build_parser(env: dict[str, str] | None = None) -> EnvArgumentParser:
-    parser = EnvArgumentParser(
+    return command_parser(
+        REFERENCE,
         env=env,
-        prog="dtmon-reference",
         description="Save the cumulative view of a running dtmon-api as a reference run.",
     )
-    parser.add_argument(
-        "--api-url", default="http://127.0.0.1:8000", help="base URL of the running dtmon-api"
-    )
-    parser.add_argument(
-        "--output", required=True, help="where to write: a file path or s3://bucket/key"
-    )
-    add_reference_s3_argument(parser)
-    return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -6,6 +6,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from dtmon_common.options import Group, Option
+
 N_CHAMBERS = 4
 NOISY_RATE_HZ = 100.0
 """Extra hits per second of a noisy channel (a quiet channel sees ~10 Hz of muons and noise)."""
@@ -54,33 +56,38 @@ def parse_shifts(text: str) -> tuple[float, ...]:
     return tuple(shifts)
 
 
-def add_fault_arguments(group: Any) -> None:
-    """The injection flags, in the CLI's simulator group (off by default)."""
-    group.add_argument(
-        "--sim-dead",
-        type=parse_channels,
-        default="",
-        help="inject dead channels, chamber:channel,...",
-    )
-    group.add_argument(
-        "--sim-noisy",
-        type=parse_channels,
-        default="",
-        help=f"inject noisy channels (+{NOISY_RATE_HZ:g} Hz each), chamber:channel,...",
-    )
-    group.add_argument(
-        "--sim-bursting",
-        type=parse_channels,
-        default="",
-        help=f"inject bursting channels ({BURST_HITS} hits in {BURST_SPAN_NS / 1e6:g} ms, "
-        f"every {BURST_EVERY_S:g} s on average), chamber:channel,...",
-    )
-    group.add_argument(
-        "--sim-t0-shift",
-        type=parse_shifts,
-        default="",
-        help="shift the chamber hits' times (hence t0 and t_max), chamber:ns,...",
-    )
+FAULTS = Group(
+    "simulator faults (--source sim; off by default)",
+    (
+        Option(
+            "--sim-dead",
+            "inject dead channels, chamber:channel,...",
+            type=parse_channels,
+            default="",
+        ),
+        Option(
+            "--sim-noisy",
+            f"inject noisy channels (+{NOISY_RATE_HZ:g} Hz each), chamber:channel,...",
+            type=parse_channels,
+            default="",
+        ),
+        Option(
+            "--sim-bursting",
+            f"inject bursting channels ({BURST_HITS} hits in {BURST_SPAN_NS / 1e6:g} ms, "
+            f"every {BURST_EVERY_S:g} s on average), chamber:channel,...",
+            type=parse_channels,
+            default="",
+        ),
+        Option(
+            "--sim-t0-shift",
+            "shift the chamber hits' times (hence t0 and t_max), chamber:ns,...",
+            type=parse_shifts,
+            default="",
+        ),
+    ),
+)
+"""The injection options, declared next to their parsers; the producer's CLI and the README
+tables add them to dtmon_common's producer declaration (PRODUCER.extended(FAULTS))."""
 
 
 def faults_from_args(args: Any) -> Any:

@@ -1,51 +1,54 @@
-"""The embedded pipeline as data: which services run, with which flags, ready when.
+"""The local pipeline as data: which services run, with which flags, ready when, stop when.
 
 `plan()` is the one description of the local stack. `dtmon up` (what `make run` calls) hands
-it to honcho, which multiplexes and prefixes the logs and stops everything together; the
-end-to-end tests start the same plan process by process. Each service also retries its own
-connections, as it must on Kubernetes, so the order here is for a tidy start, not correctness.
+it to the supervisor; the end-to-end tests and the pipeline benchmark start the same plan
+process by process. Each service also retries its own connections, as it must on
+Kubernetes, so the start gates are for a tidy start, not for correctness.
 """
 
 from __future__ import annotations
 
 import shutil
-import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from devstack.paths import cache_dir
 from devstack.ports import free_port
+from devstack.processes import script
+from dtmon_common.options import Command
+from dtmon_common.options.api import API
+from dtmon_common.options.processor import RUN as PROCESSOR_RUN
+from dtmon_common.options.producer import PRODUCER
 from dtmon_common.signing import ensure_key_file
 from dtmon_common.topics import HITS_TOPIC, RESULTS_TOPIC
+from dtmon_tools.options import PORTS, UP
 
-
-def script(name: str) -> str:
-    """A console script of this environment by absolute path, so PATH need not include it."""
-    beside = Path(sys.executable).parent / name
-    return str(beside) if beside.exists() else name
+_D = UP.defaults()
 
 
 @dataclass(frozen=True)
 class StackConfig:
-    """Every knob of the local stack; `dtmon up --help` exposes each one."""
+    """Every knob of the local stack; defaults are `dtmon up`'s option defaults."""
 
     host: str = "127.0.0.1"
-    kafka_port: int = 9092
-    kafka_controller_port: int = 9093
-    api_port: int = 8000
-    spark_ui_port: int = 4040
-    producer_metrics_port: int = 9101
-    processor_metrics_port: int = 9102
-    source: str = "sim"
-    rate: float = 1000.0
-    records_per_message: int = 1
-    max_records: int | None = None
-    seed: int | None = None
-    trigger_seconds: float = 1.0
-    hits_partitions: int = 4
-    data_dir: Path = field(default_factory=lambda: cache_dir() / "run")
-    log_level: str = "INFO"
+    kafka_port: int = PORTS["kafka_port"][1]
+    kafka_controller_port: int = PORTS["kafka_controller_port"][1]
+    api_port: int = PORTS["api_port"][1]
+    spark_ui_port: int = PORTS["spark_ui_port"][1]
+    producer_metrics_port: int = PORTS["producer_metrics_port"][1]
+    processor_metrics_port: int = PORTS["processor_metrics_port"][1]
+    source: str = _D["source"]
+    rate: float = _D["rate"]
+    records_per_message: int = _D["records_per_message"]
+    max_records: int = _D["max_records"]
+    seed: int | None = _D["seed"]
+    trigger_seconds: float = _D["trigger_seconds"]
+    hits_partitions: int = _D["hits_partitions"]
+    data_dir: Path = _D["data_dir"]
+    log_level: str = _D["log_level"]
+    hits_topic: str = HITS_TOPIC
+    results_topic: str = RESULTS_TOPIC
+    """Other topics than the defaults: the tests' and benchmarks' own, on a shared broker."""
     producer_args: tuple[str, ...] = ()
 
     @classmethod
@@ -85,10 +88,31 @@ class Service:
     ready: str
     """Probe URL (see devstack.probes) that answers once the service is usable."""
     endpoints: tuple[tuple[str, str], ...] = ()
+    after: tuple[str, ...] = ()
+    """Services that must be ready before this one starts."""
+    may_finish: bool = False
+    """A clean exit (rc 0) is the end of its work, not a failure (a finite producer source)."""
+    stop_seconds: float = 15.0
+    """How long a stop waits after SIGTERM before it signals the process's whole group."""
+
+
+STOP_ORDER = ("producer", "processor", "api", "kafka")
+"""Upstream first, the broker last: each service can still hand what it has to the next one
+(the processor publishes its last batch while the API still consumes), and no client is left
+retrying against a broker that is gone."""
+
+
+def _topics(cfg: StackConfig, command: Command) -> tuple[str, ...]:
+    """The topic flags of the topics `command` uses, and only those."""
+    flags = {
+        "hits": ("--hits-topic", cfg.hits_topic),
+        "results": ("--results-topic", cfg.results_topic),
+    }
+    return tuple(x for topic in sorted(command.topics) for x in flags[topic])
 
 
 def plan(cfg: StackConfig) -> list[Service]:
-    """The services in start order: broker (+ topics), processor, results API, producer.
+    """The services in start order: broker (+ topics), processor and API, producer.
 
     Also makes sure the signing key file exists (created once, mode 0600): every caller of
     the plan starts the processor and the API, and both need the same key."""
@@ -97,17 +121,18 @@ def plan(cfg: StackConfig) -> list[Service]:
     producer = [
         script("dtmon-producer"),
         *common,
+        *_topics(cfg, PRODUCER),
         "--source",
         cfg.source,
         "--rate",
         f"{cfg.rate:g}",
         "--records-per-message",
         str(cfg.records_per_message),
+        "--max-records",
+        str(cfg.max_records),
         "--metrics-port",
         str(cfg.producer_metrics_port),
     ]
-    if cfg.max_records is not None:
-        producer += ["--max-records", str(cfg.max_records)]
     if cfg.seed is not None:
         producer += ["--seed", str(cfg.seed)]
     producer += list(cfg.producer_args)
@@ -129,6 +154,7 @@ def plan(cfg: StackConfig) -> list[Service]:
             ),
             ready=f"kafka://{cfg.bootstrap_servers}/{HITS_TOPIC},{RESULTS_TOPIC}",
             endpoints=(("Kafka bootstrap", cfg.bootstrap_servers),),
+            stop_seconds=30.0,
         ),
         Service(
             "processor",
@@ -136,6 +162,7 @@ def plan(cfg: StackConfig) -> list[Service]:
                 script("dtmon-processor"),
                 "run",
                 *common,
+                *_topics(cfg, PROCESSOR_RUN),
                 "--trigger-seconds",
                 f"{cfg.trigger_seconds:g}",
                 *signing,
@@ -146,11 +173,13 @@ def plan(cfg: StackConfig) -> list[Service]:
                 "--ui-port",
                 str(cfg.spark_ui_port),
             ),
-            ready=f"http://{cfg.host}:{cfg.processor_metrics_port}/healthz",
+            ready=f"http://{cfg.host}:{cfg.processor_metrics_port}/readyz",
             endpoints=(
                 ("Spark UI", f"http://{cfg.host}:{cfg.spark_ui_port}"),
                 ("processor metrics", f"http://{cfg.host}:{cfg.processor_metrics_port}/metrics"),
             ),
+            after=("kafka",),
+            stop_seconds=45.0,  # the running micro-batch publishes and commits first
         ),
         Service(
             "api",
@@ -158,6 +187,7 @@ def plan(cfg: StackConfig) -> list[Service]:
                 script("dtmon-api"),
                 *common,
                 *signing,
+                *_topics(cfg, API),
                 "--host",
                 cfg.host,
                 "--port",
@@ -169,6 +199,7 @@ def plan(cfg: StackConfig) -> list[Service]:
                 ("API docs", cfg.dashboard_url + "/docs"),
                 ("API metrics", cfg.dashboard_url + "/metrics"),
             ),
+            after=("kafka",),
         ),
         Service(
             "producer",
@@ -177,6 +208,8 @@ def plan(cfg: StackConfig) -> list[Service]:
             endpoints=(
                 ("producer metrics", f"http://{cfg.host}:{cfg.producer_metrics_port}/metrics"),
             ),
+            after=("processor", "api"),
+            may_finish=True,
         ),
     ]
 
