@@ -16,7 +16,7 @@ from dtmon_producer.sim.faults import Faults
 from services.api.tests.health_helpers import PERIOD_MS, messages, simulator
 
 VENV_BIN = Path(sys.executable).parent
-N = 45
+N = 200  # cumulative drift times enough for the fit at the quarter-width trigger rate
 
 
 def test_health_metrics_openapi_and_reference_round_trip(
@@ -25,11 +25,12 @@ def test_health_metrics_openapi_and_reference_round_trip(
     base = int(time.time() * 1000) - N * PERIOD_MS
     run = simulator(8, faults=Faults(noisy=((1, 70),)))
     publish(results_topic, messages(run, N, query_id="q-health", base_ms=base))
-    settings = dataclasses.replace(api_settings, window_seconds=60.0, history=100)
+    settings = dataclasses.replace(api_settings, window_seconds=60.0, history=250)
     ref_path = tmp_path / "reference.json"
     with serve_api(settings) as api:
         wait_until(
-            lambda: api.get("/api/v1/health").json()["last_batch_id"] == N - 1, what="batch 44"
+            lambda: api.get("/api/v1/health").json()["last_batch_id"] == N - 1,
+            what=f"batch {N - 1}",
         )
         report = api.get("/api/v1/health").json()
         assert report["basis"] == "chamber_median" and report["reference"] is None
@@ -70,7 +71,8 @@ def test_health_metrics_openapi_and_reference_round_trip(
     with_ref = dataclasses.replace(settings, health=HealthSettings(reference=str(ref_path)))
     with serve_api(with_ref) as api:
         wait_until(
-            lambda: api.get("/api/v1/health").json()["last_batch_id"] == N - 1, what="batch 44"
+            lambda: api.get("/api/v1/health").json()["last_batch_id"] == N - 1,
+            what=f"batch {N - 1}",
         )
         report = api.get("/api/v1/health").json()
         assert report["basis"] == "reference"
