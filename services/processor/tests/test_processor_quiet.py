@@ -18,7 +18,13 @@ from dtmon_processor.publish import ResultsPublisher, ensure_topic
 from dtmon_processor.stream import BatchHandler, StreamSettings, start_query
 from minidt.codecs import parse_csv
 from minidt.reference import compute_quantities
-from services.processor.tests.processor_helpers import SAMPLE, produce, read_all, summed
+from services.processor.tests.processor_helpers import (
+    SAMPLE,
+    TEST_KEYS,
+    produce,
+    read_all,
+    summed,
+)
 
 
 def test_quiet_stream_flushes_after_the_timeout(
@@ -29,7 +35,7 @@ def test_quiet_stream_flushes_after_the_timeout(
     produce(kafka_broker.bootstrap_servers, topic, lines, [i % 2 for i in range(len(lines))])
     results = topic + "-results"
     ensure_topic(kafka_broker.bootstrap_servers, results, create=True)
-    publisher = ResultsPublisher(kafka_broker.bootstrap_servers, results)
+    publisher = ResultsPublisher(kafka_broker.bootstrap_servers, results, TEST_KEYS)
     handler = BatchHandler(spark, publisher, ProcessorMetrics())
     settings = StreamSettings(
         bootstrap_servers=kafka_broker.bootstrap_servers,

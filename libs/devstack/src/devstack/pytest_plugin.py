@@ -44,3 +44,25 @@ def make_topic(kafka_broker: KafkaBroker, request: pytest.FixtureRequest) -> Cal
 def sample_file() -> Path:
     """The real 500-row sample of data_000000.txt that minidt ships (public detector data)."""
     return REAL_SAMPLE
+
+
+_exit_status: list[int] = []
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    _exit_status.append(int(exitstatus))
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """End the process once pytest has reported: a Kafka client that a test left alive keeps
+    librdkafka threads retrying the session's stopped broker, and they would print "Connection
+    refused" after pytest's summary until the interpreter tore them down. The summary stays the
+    last thing a test run prints, and the exit status is pytest's own."""
+    if _exit_status and not hasattr(config, "workerinput"):
+        import os
+        import sys
+
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(_exit_status[-1])
