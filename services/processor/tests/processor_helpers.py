@@ -11,11 +11,12 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
 from confluent_kafka import Consumer, Producer, TopicPartition
 
 from dtmon_common.signing import parse_keys
 from dtmon_processor.stream import parse_offsets_text
-from minidt.codecs import parse_csv
+from minidt.codecs import Hits, parse_csv
 from minidt.reference import QUANTITY_FIELDS, reference_message
 from minidt.samples import REAL_SAMPLE
 
@@ -169,3 +170,16 @@ def summed(messages: list[dict]) -> dict:
                     for a, b in zip(total[key], value, strict=True)
                 ]
     return total
+
+
+def carried_hits(carry: Any) -> Hits:
+    """The hits of the orbits event building still holds open (a state's `carry`), as minidt
+    Hits: what the batches have not counted yet."""
+    return Hits.from_columns(
+        head=np.full(len(carry), 2),
+        fpga=carry.fpga,
+        channel=carry.channel,
+        orbit=carry.orbit,
+        bx=carry.bx,
+        tdc=carry.tdc,
+    )

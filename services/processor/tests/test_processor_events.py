@@ -17,7 +17,7 @@ from dtmon_processor.kernel import INPUT_COLUMNS, partition_counts
 from minidt.binning import DEFAULT_BINNING
 from minidt.codecs import CSV_HEADER, Hits, parse_csv
 from minidt.reference import compute_quantities, orbit_span
-from services.processor.tests.processor_helpers import SAMPLE, summed
+from services.processor.tests.processor_helpers import SAMPLE, carried_hits, summed
 from services.processor.tests.test_processor_stream import ADVERSARIAL
 
 
@@ -178,14 +178,7 @@ def test_open_orbits_stay_out_of_the_counts_until_the_stream_ends() -> None:
     records = _sample()
     messages, state = run_batches(records, 150, flush_at_end=False)
     assert len(state.carry) > 0
-    rest = Hits.from_columns(
-        head=np.full(len(state.carry), 2),
-        fpga=state.carry.fpga,
-        channel=state.carry.channel,
-        orbit=state.carry.orbit,
-        bx=state.carry.bx,
-        tdc=state.carry.tdc,
-    )
+    rest = carried_hits(state.carry)
     closed = summed(messages)
     whole = compute_quantities(records)
     assert closed["hits"] + len(rest) == whole["hits"]

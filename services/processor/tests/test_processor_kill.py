@@ -17,13 +17,17 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import numpy as np
-
 from devstack.kafka import KafkaBroker
 from dtmon_processor.eventstore import decode_state
-from minidt.codecs import Hits, parse_csv
+from minidt.codecs import parse_csv
 from minidt.reference import compute_quantities
-from services.processor.tests.processor_helpers import TEST_KEY_LINE, produce, read_all, summed
+from services.processor.tests.processor_helpers import (
+    TEST_KEY_LINE,
+    carried_hits,
+    produce,
+    read_all,
+    summed,
+)
 
 BIN = Path(sys.executable).parent / "dtmon-processor"
 
@@ -153,14 +157,7 @@ def test_kill9_and_restart_exactly_once(
     # equals the reference on everything produced: event building survived the kill.
     messages = [json.loads(copies[0]) for copies in by_batch.values()]
     state = decode_state((checkpoint / "dtmon-events" / f"{max(by_batch)}.json").read_bytes())
-    carried = Hits.from_columns(
-        head=np.full(len(state.carry), 2),
-        fpga=state.carry.fpga,
-        channel=state.carry.channel,
-        orbit=state.carry.orbit,
-        bx=state.carry.bx,
-        tdc=state.carry.tdc,
-    )
+    carried = carried_hits(state.carry)
     assert summed([*messages, compute_quantities(carried)]) == compute_quantities(
         parse_csv(b"\n".join(values)).hits
     )

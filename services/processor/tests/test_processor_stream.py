@@ -13,7 +13,6 @@ import json
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-import numpy as np
 from pyspark.sql import SparkSession
 
 from devstack.kafka import KafkaBroker
@@ -26,12 +25,13 @@ from dtmon_processor.stream import (
     consumer_lag,
     start_query,
 )
-from minidt.codecs import CSV_HEADER, Hits
+from minidt.codecs import CSV_HEADER
 from minidt.reference import QUANTITY_FIELDS, compute_quantities
 from services.processor.tests.processor_helpers import (
     SAMPLE,
     TEST_KEYS,
     batch_offsets,
+    carried_hits,
     expected_message,
     produce,
     read_all,
@@ -109,14 +109,7 @@ def check_against_reference(
         assert message["query_id"] == query_id
     last = max(m["batch_id"] for m in messages)
     state = decode_state((checkpoint / "dtmon-events" / f"{last}.json").read_bytes())
-    open_hits = Hits.from_columns(
-        head=np.full(len(state.carry), 2),
-        fpga=state.carry.fpga,
-        channel=state.carry.channel,
-        orbit=state.carry.orbit,
-        bx=state.carry.bx,
-        tdc=state.carry.tdc,
-    )
+    open_hits = carried_hits(state.carry)
     whole = expected_message(everything, query_id=query_id, batch_id=0, emitted_at_ms=0)
     counted = summed([*messages, compute_quantities(open_hits)])
     fields = QUANTITY_FIELDS if whole_orbits else PER_HIT_FIELDS
