@@ -70,6 +70,7 @@ SCENARIOS: dict[str, tuple[str, ...]] = {
         "producer.source=s3",
     ),
     "kafka-broker": ("--set", "kafka.mode=broker"),
+    "kafka-open": ("--set", "kafka.mode=broker", "--set", "kafka.authorization.enabled=false"),
     # What `make deploy` installs on the local cluster.
     "local-cluster": (
         "-f",
@@ -83,9 +84,9 @@ USES_TOPICS = {
     "processor": PROCESSOR_RUN.topics,
     "api": API.topics,
 }
-STRIMZI_KINDS = {"Kafka", "KafkaNodePool", "KafkaTopic"}
+STRIMZI_KINDS = {"Kafka", "KafkaNodePool", "KafkaTopic", "KafkaUser"}
 # Scenarios whose Kafka is not Strimzi's: an existing cluster, or the chart's own broker.
-BROKERLESS_OR_OWN_KAFKA = {"external-kafka", "kafka-broker", "local-cluster"}
+BROKERLESS_OR_OWN_KAFKA = {"external-kafka", "kafka-broker", "kafka-open", "local-cluster"}
 CUSTOM_KINDS = STRIMZI_KINDS | {"ServiceMonitor", "PrometheusRule"}  # rules: tests/test_alerts.py
 
 
@@ -362,9 +363,16 @@ def test_strimzi_resources(rendered: dict[str, list[dict[str, Any]]]) -> None:
         assert spec["kafka"]["version"] == want_version
         assert "zookeeper" not in spec and "replicas" not in spec["kafka"]
         assert spec["kafka"]["listeners"] == [
-            {"name": "plain", "port": 9092, "type": "internal", "tls": False}
+            {
+                "name": "plain",
+                "port": 9092,
+                "type": "internal",
+                "tls": False,
+                "authentication": {"type": "scram-sha-512"},
+            }
         ]
-        assert "topicOperator" in spec["entityOperator"]
+        assert spec["kafka"]["authorization"] == {"type": "simple"}
+        assert {"topicOperator", "userOperator"} <= set(spec["entityOperator"])
         (pool,) = _kind(docs, "KafkaNodePool")
         assert sorted(pool["spec"]["roles"]) == ["broker", "controller"]
         replicas = pool["spec"]["replicas"]
@@ -385,6 +393,69 @@ def test_strimzi_resources(rendered: dict[str, list[dict[str, Any]]]) -> None:
         for t in topic_specs.values():
             assert t["replicas"] == rf
             assert int(t["config"]["retention.ms"]) > 0
+
+
+# What each service may do on Kafka, written out here independently of the chart's helper.
+WANT_ACLS = {
+    "producer": {("topic", topics.HITS_TOPIC, "literal", ("Describe", "Write"))},
+    "processor": {
+        ("topic", topics.HITS_TOPIC, "literal", ("Describe", "Read", "Write")),
+        ("topic", topics.RESULTS_TOPIC, "literal", ("Describe", "Write")),
+        ("group", "spark-kafka-source-", "prefix", ("Read",)),
+        ("group", "dtmon-processor-", "prefix", ("Read",)),
+    },
+    "api": {
+        ("topic", topics.RESULTS_TOPIC, "literal", ("Describe", "Read")),
+        ("group", "dtmon-api-", "prefix", ("Read",)),
+    },
+}
+
+
+def _granted(docs: list[dict[str, Any]]) -> dict[str, set[tuple[Any, ...]]]:
+    """Each Kafka user's ACLs, from Strimzi's KafkaUsers or the chart broker's KAFKA_ACLS."""
+    granted: dict[str, set[tuple[Any, ...]]] = {}
+    for user in _kind(docs, "KafkaUser"):
+        assert user["spec"]["authentication"] == {"type": "scram-sha-512"}
+        granted[user["metadata"]["name"]] = {
+            (r["type"], r["name"], r["patternType"], tuple(sorted(a["operations"])))
+            for a in user["spec"]["authorization"]["acls"]
+            for r in [a["resource"]]
+        }
+    for sts in _kind(docs, "StatefulSet"):
+        env = _env(sts["spec"]["template"]["spec"]["containers"][0])
+        for spec in (env.get("KAFKA_ACLS") or "").split():
+            user, kind, name, pattern, ops = spec.split("|")
+            entry = (kind, name, pattern, tuple(sorted(ops.split("+"))))
+            granted.setdefault(user, set()).add(entry)
+    return granted
+
+
+@pytest.mark.parametrize("scenario", ["defaults", "kafka-broker", "local-cluster", "kafka-open"])
+def test_each_service_is_a_kafka_user_with_only_what_it_needs(
+    scenario: str, rendered: dict[str, list[dict[str, Any]]]
+) -> None:
+    docs = rendered[scenario]
+    granted = _granted(docs)
+    secrets = {d["metadata"]["name"] for d in _kind(docs, "Secret")}
+    for component, want in WANT_ACLS.items():
+        deploy = _one(docs, "Deployment", f"-{component}")
+        pod = deploy["spec"]["template"]["spec"]
+        env = _env(pod["containers"][0])
+        if scenario == "kafka-open":
+            assert "DTMON_KAFKA_SECURITY_PROTOCOL" not in env
+            assert not granted
+            continue
+        user = env["DTMON_KAFKA_USERNAME"]
+        assert env["DTMON_KAFKA_SECURITY_PROTOCOL"] == "SASL_PLAINTEXT"
+        assert env["DTMON_KAFKA_SASL_MECHANISM"] == "SCRAM-SHA-512"
+        assert granted[user] == want, component
+        (volume,) = [v for v in pod["volumes"] if v["name"] == "kafka-user"]
+        # Strimzi's User Operator creates the Secret named after the user; the chart's broker
+        # mode creates it itself.
+        assert volume["secret"]["secretName"] == user
+        assert (user in secrets) == (scenario != "defaults"), (scenario, user)
+        mounted = {m["mountPath"] for m in pod["containers"][0]["volumeMounts"]}
+        assert str(Path(env["DTMON_KAFKA_PASSWORD_FILE"]).parent) in mounted
 
 
 def test_services_use_the_topics_and_bootstrap(rendered: dict[str, list[dict[str, Any]]]) -> None:

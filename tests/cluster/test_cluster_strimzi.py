@@ -14,7 +14,7 @@ from .kube import NAMESPACE, ROOT, helm, kubectl
 
 pytestmark = pytest.mark.timeout(1800)
 
-KINDS = {"Kafka", "KafkaNodePool", "KafkaTopic"}
+KINDS = {"Kafka", "KafkaNodePool", "KafkaTopic", "KafkaUser"}
 
 
 def _strimzi_docs() -> list[dict[str, Any]]:

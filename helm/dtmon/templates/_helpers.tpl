@@ -220,3 +220,68 @@ CKV_K8S_9: Short-lived helm test Pod; nothing routes traffic to it, so readiness
 checkov.io/skip{{ add1 $i }}: {{ printf "%s=%s" $id (required (printf "no reason recorded for %s" $id) (index $reasons $id)) | quote }}
 {{- end }}
 {{- end }}
+
+{{/* Kafka authorization (modes strimzi and broker): each service connects as its own
+SCRAM-SHA-512 user, "<fullname>-<component>", with the password in the Secret of that name
+(key "password"; Strimzi's User Operator or the chart creates it). "true" or "false". */}}
+{{- define "dtmon.kafkaAuth" -}}
+{{- and .Values.kafka.authorization.enabled (ne .Values.kafka.mode "external") }}
+{{- end }}
+
+{{- define "dtmon.kafkaUser" -}}
+{{- printf "%s-%s" (include "dtmon.fullname" .ctx) .component | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/* The one declaration of who may do what on Kafka, rendered as Strimzi KafkaUsers or as
+the chart broker's ACLs: only the producer writes hits besides the processor's idle tick
+records (dtmon_processor.tick), only the processor writes results, the API only reads them.
+Consumer groups are never joined (clients assign partitions) but librdkafka and Spark name
+one, so each user may use groups with its own prefix. */}}
+{{- define "dtmon.kafkaAcls" -}}
+{{- $hits := .Values.topics.hits.name }}
+{{- $results := .Values.topics.results.name }}
+producer:
+  - {type: topic, name: {{ $hits }}, patternType: literal, operations: [Write, Describe]}
+processor:
+  - {type: topic, name: {{ $hits }}, patternType: literal, operations: [Read, Describe, Write]}
+  - {type: topic, name: {{ $results }}, patternType: literal, operations: [Write, Describe]}
+  - {type: group, name: spark-kafka-source-, patternType: prefix, operations: [Read]}
+  - {type: group, name: dtmon-processor-, patternType: prefix, operations: [Read]}
+api:
+  - {type: topic, name: {{ $results }}, patternType: literal, operations: [Read, Describe]}
+  - {type: group, name: dtmon-api-, patternType: prefix, operations: [Read]}
+{{- end }}
+
+{{/* A service's Kafka credentials: environment, mount and volume (ctx, component). */}}
+{{- define "dtmon.kafkaClientEnv" -}}
+{{- if eq (include "dtmon.kafkaAuth" .ctx) "true" }}
+- name: DTMON_KAFKA_SECURITY_PROTOCOL
+  value: SASL_PLAINTEXT
+- name: DTMON_KAFKA_SASL_MECHANISM
+  value: SCRAM-SHA-512
+- name: DTMON_KAFKA_USERNAME
+  value: {{ include "dtmon.kafkaUser" . | quote }}
+- name: DTMON_KAFKA_PASSWORD_FILE
+  value: /etc/dtmon/kafka/password
+{{- end }}
+{{- end }}
+
+{{- define "dtmon.kafkaClientMount" -}}
+{{- if eq (include "dtmon.kafkaAuth" .ctx) "true" }}
+- name: kafka-user
+  mountPath: /etc/dtmon/kafka
+  readOnly: true
+{{- end }}
+{{- end }}
+
+{{- define "dtmon.kafkaClientVolume" -}}
+{{- if eq (include "dtmon.kafkaAuth" .ctx) "true" }}
+- name: kafka-user
+  secret:
+    secretName: {{ include "dtmon.kafkaUser" . }}
+    defaultMode: 0440
+    items:
+      - key: password
+        path: password
+{{- end }}
+{{- end }}

@@ -80,8 +80,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         backoff_max_seconds=settings.consumer_backoff_max_seconds,
         keys=settings.signing_keys,
         max_message_bytes=settings.max_message_bytes,
+        security=settings.kafka_security,
     )
-    admin = AdminClient({"bootstrap.servers": settings.bootstrap_servers, **PROBE_CLIENT_CONFIG})
+    admin = AdminClient(
+        {
+            "bootstrap.servers": settings.bootstrap_servers,
+            **PROBE_CLIENT_CONFIG,
+            **settings.kafka_security.librdkafka(),
+        }
+    )
     broker = BrokerWatch(
         lambda timeout: admin.list_topics(settings.results_topic, timeout=timeout),
         unreachable_after=settings.broker_timeout_seconds,

@@ -18,6 +18,7 @@ from dtmon_api.health.reference import ReferenceError
 from dtmon_api.hub import Hub
 from dtmon_api.settings import Settings
 from dtmon_common.cli import EnvArgumentParser, command_parser, keyring_from_args
+from dtmon_common.kafka_security import KafkaSecurityError, security_from_args
 from dtmon_common.logs import configure_logging
 from dtmon_common.options import settings_from
 from dtmon_common.options.api import API
@@ -48,6 +49,7 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         default_limit=min(Settings().default_limit, args.max_limit),
         health=health_settings_from_args(args),
         signing_keys=keyring_from_args(args),
+        kafka_security=security_from_args(args),
     )
 
 
@@ -58,7 +60,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     configure_logging(args.log_level, args.log_format)
     try:
         settings = settings_from_args(args)
-    except SigningKeyError as exc:
+    except (SigningKeyError, KafkaSecurityError) as exc:
         parser.error(str(exc))
     log.info(
         "starting dtmon-api",

@@ -23,6 +23,7 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaExcepti
 
 from dtmon_api.metrics import Metrics
 from dtmon_api.state import REFUSALS, BatchStore, Outcome, StoredBatch
+from dtmon_common.kafka_security import KafkaSecurity
 from dtmon_common.signing import Headers, KeyRing, Refusal
 from minidt.contract import ContractError, validate_message
 
@@ -63,8 +64,10 @@ class ResultsConsumer:
         poll_seconds: float = 0.2,
         keys: KeyRing | None = None,
         max_message_bytes: int = 2 * 1024 * 1024,
+        security: KafkaSecurity | None = None,
     ) -> None:
         self.keys = keys
+        self.security = security or KafkaSecurity()
         self.max_message_bytes = max_message_bytes
         self.bootstrap_servers = bootstrap_servers
         self.topic = topic
@@ -132,6 +135,7 @@ class ResultsConsumer:
             "log.connection.close": False,
             "error_cb": self._on_error,
             "logger": logging.getLogger("dtmon_api.kafka"),
+            **self.security.librdkafka(),
         }
 
     def _on_error(self, err: KafkaError) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from dtmon_api.health.options import HealthSettings
+from dtmon_common.kafka_security import KafkaSecurity
 from dtmon_common.options.api import API
 from dtmon_common.signing import KeyRing
 
@@ -21,6 +22,8 @@ class Settings:
 
     bootstrap_servers: str = _DEFAULTS["bootstrap_servers"]
     results_topic: str = _DEFAULTS["results_topic"]
+    kafka_security: KafkaSecurity = field(default_factory=KafkaSecurity)
+    """The SASL user the results consumer and the broker probe connect as, if any."""
     history: int = _DEFAULTS["history"]
     """Batches kept for REST, SSE resume and the dashboard's time series (memory bound)."""
     window_seconds: float = _DEFAULTS["window_seconds"]

@@ -18,6 +18,7 @@ from types import FrameType
 from typing import Any
 
 from dtmon_common.cli import EnvArgumentParser, keyring_from_args
+from dtmon_common.kafka_security import KafkaSecurityError, security_from_args
 from dtmon_common.logs import configure_logging
 from dtmon_common.options import add_options, settings_from
 from dtmon_common.options.processor import BATCH, RUN
@@ -118,7 +119,8 @@ def _run(args: argparse.Namespace) -> int:
 
     try:
         keys = keyring_from_args(args)
-    except SigningKeyError as exc:
+        security = security_from_args(args)
+    except (SigningKeyError, KafkaSecurityError) as exc:
         return _fail(str(exc))
     stopping = _StopSignals()
     stopping.install()
@@ -135,13 +137,16 @@ def _run(args: argparse.Namespace) -> int:
     try:
         try:
             ensure_topic(
-                args.bootstrap_servers, args.results_topic, create=not args.no_create_results_topic
+                args.bootstrap_servers,
+                args.results_topic,
+                create=not args.no_create_results_topic,
+                security=security,
             )
         except PublishError as exc:
             return _fail(str(exc))
         if stopping:
             return 0
-        settings = settings_from(StreamSettings, args)
+        settings = settings_from(StreamSettings, args, kafka_security=security)
         spark = _spark(args, kafka=True)
         try:
             conf = dict(spark.sparkContext.getConf().getAll())
@@ -149,12 +154,14 @@ def _run(args: argparse.Namespace) -> int:
         except CheckpointBucketError as exc:
             _stop_spark(spark)
             return _fail(str(exc))
-        lag = HitsLag(args.bootstrap_servers, args.hits_topic, metrics)
+        lag = HitsLag(args.bootstrap_servers, args.hits_topic, metrics, security)
         spark.streams.addListener(ProgressListener(lag))
         broker = BrokerWatch(
             lag.probe, unreachable_after=args.broker_timeout_seconds, name="dtmon-processor broker"
         ).start()
-        publisher = ResultsPublisher(args.bootstrap_servers, args.results_topic, keys)
+        publisher = ResultsPublisher(
+            args.bootstrap_servers, args.results_topic, keys, security=security
+        )
         handler = BatchHandler(spark, publisher, metrics)
         try:
             query = start_query(spark, settings, handler)

@@ -20,6 +20,7 @@ from confluent_kafka import Consumer, KafkaException, TopicPartition
 from pyspark.sql.streaming import StreamingQueryListener
 
 from dtmon_common.broker_watch import PROBE_CLIENT_CONFIG
+from dtmon_common.kafka_security import KafkaSecurity
 from dtmon_processor.metrics import ProcessorMetrics
 
 log = logging.getLogger(__name__)
@@ -28,7 +29,13 @@ log = logging.getLogger(__name__)
 class HitsLag:
     """`probe(timeout)` refreshes the lag gauge; `processed_up_to` is fed by the listener."""
 
-    def __init__(self, bootstrap_servers: str, topic: str, metrics: ProcessorMetrics) -> None:
+    def __init__(
+        self,
+        bootstrap_servers: str,
+        topic: str,
+        metrics: ProcessorMetrics,
+        security: KafkaSecurity | None = None,
+    ) -> None:
         self.topic = topic
         self.metrics = metrics
         self._lock = threading.Lock()
@@ -40,6 +47,7 @@ class HitsLag:
             "enable.auto.commit": False,
             "logger": logging.getLogger("dtmon_processor.kafka"),
             **PROBE_CLIENT_CONFIG,
+            **(security or KafkaSecurity()).librdkafka(),
         }
 
     def processed_up_to(self, offsets: dict[int, int]) -> None:

@@ -14,6 +14,7 @@ import logging
 from confluent_kafka import KafkaException, Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 
+from dtmon_common.kafka_security import KafkaSecurity
 from dtmon_common.signing import KeyRing
 from dtmon_common.topics import DEFAULT_RESULTS_PARTITIONS
 
@@ -25,11 +26,18 @@ class PublishError(RuntimeError):
 
 
 def ensure_topic(
-    bootstrap_servers: str, topic: str, *, create: bool, timeout: float = 30.0
+    bootstrap_servers: str,
+    topic: str,
+    *,
+    create: bool,
+    timeout: float = 30.0,
+    security: KafkaSecurity | None = None,
 ) -> None:
     """Make sure the results topic exists: create it (one partition keeps results ordered)
     or fail with a message naming it, before the query starts consuming."""
-    admin = AdminClient({"bootstrap.servers": bootstrap_servers})
+    admin = AdminClient(
+        {"bootstrap.servers": bootstrap_servers, **(security or KafkaSecurity()).librdkafka()}
+    )
     try:
         meta = admin.list_topics(timeout=timeout)
     except KafkaException as exc:
@@ -60,7 +68,13 @@ class ResultsPublisher:
     so a re-emitted batch carries the identical signature too."""
 
     def __init__(
-        self, bootstrap_servers: str, topic: str, keys: KeyRing, *, timeout_s: float = 120.0
+        self,
+        bootstrap_servers: str,
+        topic: str,
+        keys: KeyRing,
+        *,
+        timeout_s: float = 120.0,
+        security: KafkaSecurity | None = None,
     ) -> None:
         self.topic = topic
         self.keys = keys
@@ -73,6 +87,7 @@ class ResultsPublisher:
                 "compression.type": "zstd",
                 "message.max.bytes": 4 * 1024 * 1024,
                 "delivery.timeout.ms": int(timeout_s * 1000),
+                **(security or KafkaSecurity()).librdkafka(),
             }
         )
 

@@ -14,13 +14,14 @@ import ast
 import json
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.streaming import StreamingQuery
 
+from dtmon_common.kafka_security import KafkaSecurity
 from dtmon_processor.assemble import build_message, encode
 from dtmon_processor.compute import JobCounter, compute_batch
 from dtmon_processor.events import BatchRule
@@ -45,6 +46,7 @@ class StreamSettings:
     trigger_seconds: float = 1.0
     available_now: bool = False
     event_timeout_seconds: float = 10.0
+    kafka_security: KafkaSecurity = field(default_factory=KafkaSecurity)
 
 
 QUERY_NAME = "dtmon-processor"
@@ -65,6 +67,8 @@ def kafka_stream(spark: SparkSession, s: StreamSettings) -> DataFrame:
         .option("fetchOffset.numRetries", "1000000")
         .option("fetchOffset.retryIntervalMs", "1000")
     )
+    for key, value in s.kafka_security.jvm().items():
+        reader = reader.option(f"kafka.{key}", value)
     if s.max_offsets_per_trigger:
         reader = reader.option("maxOffsetsPerTrigger", str(s.max_offsets_per_trigger))
     return reader.load().select(
@@ -250,6 +254,7 @@ def start_query(
             settings.bootstrap_servers,
             settings.hits_topic,
             settings.event_timeout_seconds + settings.trigger_seconds,
+            settings.kafka_security,
         )
         writer = writer.trigger(
             processingTime=f"{round(settings.trigger_seconds * 1000)} milliseconds"

@@ -15,16 +15,30 @@ import threading
 
 from confluent_kafka import Producer
 
+from dtmon_common.kafka_security import KafkaSecurity
+
 log = logging.getLogger(__name__)
 
 
 class IdleTicker:
     """``batch_started()`` cancels the pending tick; ``batch_ended(open_hits)`` arms one."""
 
-    def __init__(self, bootstrap_servers: str, topic: str, after_seconds: float) -> None:
+    def __init__(
+        self,
+        bootstrap_servers: str,
+        topic: str,
+        after_seconds: float,
+        security: KafkaSecurity | None = None,
+    ) -> None:
         self.topic = topic
         self.after_seconds = after_seconds
-        self._producer = Producer({"bootstrap.servers": bootstrap_servers, "linger.ms": 0})
+        self._producer = Producer(
+            {
+                "bootstrap.servers": bootstrap_servers,
+                "linger.ms": 0,
+                **(security or KafkaSecurity()).librdkafka(),
+            }
+        )
         self._timer: threading.Timer | None = None
         self._lock = threading.Lock()
 

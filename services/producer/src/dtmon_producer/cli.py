@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from types import FrameType
 
 from dtmon_common.cli import EnvArgumentParser, command_parser
+from dtmon_common.kafka_security import KafkaSecurityError, security_from_args
 from dtmon_common.logs import configure_logging
 from dtmon_common.options import settings_from
 from dtmon_common.options.producer import DEFAULT_RATE, PRODUCER
@@ -99,7 +100,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     configure_logging(args.log_level, args.log_format)
     try:
         return run(args)
-    except InputError as exc:
+    except (InputError, KafkaSecurityError) as exc:
         print(f"dtmon-producer: error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
 
@@ -112,6 +113,7 @@ def run(args: argparse.Namespace) -> int:
 
     if args.rate is None:  # writing a dataset file should not take 1,000 records per second
         args.rate = 0.0 if args.output is not None else DEFAULT_RATE
+    security = security_from_args(args)
     signals = _Signals()
     signals.install()
     metrics = ProducerMetrics()
@@ -127,7 +129,10 @@ def run(args: argparse.Namespace) -> int:
         from dtmon_producer.kafka_sink import KafkaSink
 
         sink = KafkaSink(
-            args.bootstrap_servers, args.hits_topic, on_failure=metrics.delivery_errors.inc
+            args.bootstrap_servers,
+            args.hits_topic,
+            on_failure=metrics.delivery_errors.inc,
+            security=security,
         )
         target = f"Kafka {args.bootstrap_servers} topic {args.hits_topic}"
 
@@ -137,7 +142,13 @@ def run(args: argparse.Namespace) -> int:
 
         from dtmon_common.broker_watch import PROBE_CLIENT_CONFIG, BrokerWatch
 
-        admin = AdminClient({"bootstrap.servers": args.bootstrap_servers, **PROBE_CLIENT_CONFIG})
+        admin = AdminClient(
+            {
+                "bootstrap.servers": args.bootstrap_servers,
+                **PROBE_CLIENT_CONFIG,
+                **security.librdkafka(),
+            }
+        )
         broker = BrokerWatch(
             lambda timeout: admin.list_topics(args.hits_topic, timeout=timeout),
             unreachable_after=args.broker_timeout_seconds,

@@ -16,6 +16,8 @@ from typing import Any
 from confluent_kafka import KafkaError, KafkaException, Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 
+from dtmon_common.kafka_security import KafkaSecurity
+
 log = logging.getLogger("dtmon_producer.kafka")
 
 MAX_BACKOFF_S = 30.0
@@ -50,9 +52,11 @@ class KafkaSink:
         bootstrap_servers: str,
         topic: str,
         on_failure: Callable[[], None] | None = None,
+        security: KafkaSecurity | None = None,
         **overrides: Any,
     ) -> None:
         self.bootstrap_servers = bootstrap_servers
+        self.security = security or KafkaSecurity()
         self.topic = topic
         self.delivery_errors = 0
         self._on_failure = on_failure
@@ -64,6 +68,7 @@ class KafkaSink:
                 error_cb=self._on_error,
                 on_delivery=self.on_delivery,
                 logger=logging.getLogger("librdkafka"),
+                **self.security.librdkafka(),
                 **overrides,
             )
         )
@@ -112,7 +117,9 @@ class KafkaSink:
         return self._create(create_partitions)
 
     def _create(self, partitions: int) -> str | None:
-        admin = AdminClient({"bootstrap.servers": self.bootstrap_servers})
+        admin = AdminClient(
+            {"bootstrap.servers": self.bootstrap_servers, **self.security.librdkafka()}
+        )
         future = admin.create_topics([NewTopic(self.topic, num_partitions=partitions)])[self.topic]
         try:
             future.result(timeout=30)

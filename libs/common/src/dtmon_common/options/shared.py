@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from dtmon_common.broker_watch import DEFAULT_UNREACHABLE_AFTER
+from dtmon_common.kafka_security import MECHANISMS, PROTOCOLS
 from dtmon_common.options import Group, Option
 from dtmon_common.topics import DEFAULT_BOOTSTRAP_SERVERS, HITS_TOPIC, RESULTS_TOPIC
 
@@ -14,11 +17,36 @@ BOOTSTRAP_SERVERS = Option(
 HITS = Option("--hits-topic", "topic of raw DAQ words", default=HITS_TOPIC)
 RESULTS = Option("--results-topic", "topic of batch results", default=RESULTS_TOPIC)
 _TOPIC_OPTIONS = {"hits": HITS, "results": RESULTS}
+KAFKA_SECURITY = (
+    Option(
+        "--kafka-security-protocol",
+        "PLAINTEXT (a local broker) or SASL_PLAINTEXT (a user and password, as the chart's "
+        "brokers require)",
+        default=PROTOCOLS[0],
+        choices=PROTOCOLS,
+        upper=True,
+    ),
+    Option(
+        "--kafka-sasl-mechanism",
+        "SASL mechanism of --kafka-username",
+        default=MECHANISMS[0],
+        choices=MECHANISMS,
+        upper=True,
+    ),
+    Option("--kafka-username", "Kafka user this service connects as (SASL)"),
+    Option(
+        "--kafka-password-file",
+        "file whose first line is that user's password (a mounted Secret key)",
+        type=Path,
+    ),
+)
 
 
 def kafka(*topics: str) -> Group:
-    """The broker and only the topics a command uses ("hits", "results")."""
-    return Group("Kafka", (BOOTSTRAP_SERVERS, *(_TOPIC_OPTIONS[t] for t in topics)))
+    """The broker, how to authenticate to it, and only the topics a command uses."""
+    return Group(
+        "Kafka", (BOOTSTRAP_SERVERS, *(_TOPIC_OPTIONS[t] for t in topics), *KAFKA_SECURITY)
+    )
 
 
 PORT = {"type": int, "minimum": 0, "maximum": 65535}
