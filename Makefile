@@ -107,7 +107,7 @@ $(SYS_STAMP):
 system-deps: $(SYS_STAMP) ## install Debian's chromium and prometheus (browser and scrape tests)
 
 # --- the local single-node Kubernetes (k8s/cluster): real control plane, containerd, images
-CLUSTER_PKGS := containerd runc containernetworking-plugins mmdebstrap buildah iptables conntrack uidmap gcc libc6-dev
+CLUSTER_PKGS := containerd runc containernetworking-plugins mmdebstrap buildah iptables ipset conntrack uidmap gcc libc6-dev
 CLUSTER_DEPS_STAMP := $(CACHE)/.cluster-deps
 $(CLUSTER_DEPS_STAMP):
 	@if ! dpkg -s $(CLUSTER_PKGS) >/dev/null 2>&1; then \

@@ -96,7 +96,37 @@ wait_for "node $NODE" 120 kc wait --for=condition=Ready "node/$NODE" --timeout=2
 render_to kube-proxy.yaml "$STATE/kube-proxy.yaml"
 start kube-proxy "$CBIN/kube-proxy" --config="$STATE/kube-proxy.yaml"
 wait_for kube-proxy 60 "${IN_NS[@]}" curl -sf http://127.0.0.1:10256/healthz
+# NetworkPolicies enforced: kube-router's firewall controller only (pods keep the bridge CNI,
+# Services keep kube-proxy); bridged pod-to-pod traffic passes iptables (bridge-nf-call above).
+start kube-router "$CBIN/kube-router" --kubeconfig="$KUBECONFIG_ADMIN" --hostname-override="$NODE" \
+  --run-firewall=true --run-router=false --run-service-proxy=false --enable-cni=false \
+  --health-port=20244 --metrics-port=0
+wait_for kube-router 60 "${IN_NS[@]}" curl -sf http://127.0.0.1:20244/healthz
 
 render coredns.yaml | kc apply -f - >/dev/null
 wait_for CoreDNS 180 kc -n kube-system rollout status deploy/coredns --timeout=5s
+
+# Storage: the default class and VOLUMES local volumes for the claims (Kafka's log, MinIO).
+render storage.yaml | kc apply -f - >/dev/null
+for i in $(seq 1 "${VOLUMES:-4}"); do
+  dir="$STATE/var/volumes/pv-$i"
+  mkdir -p "$dir" && chmod 0777 "$dir"
+  kc apply -f - >/dev/null <<PV
+apiVersion: v1
+kind: PersistentVolume
+metadata:
+  name: local-pv-$i
+spec:
+  capacity: {storage: 10Gi}
+  accessModes: [ReadWriteOnce]
+  persistentVolumeReclaimPolicy: Retain
+  storageClassName: local
+  local: {path: $dir}
+  nodeAffinity:
+    required:
+      nodeSelectorTerms:
+        - matchExpressions:
+            - {key: kubernetes.io/hostname, operator: In, values: [$NODE]}
+PV
+done
 log "cluster up: export KUBECONFIG=$KUBECONFIG_ADMIN PATH=$BIN:\$PATH"

@@ -1,7 +1,9 @@
 """Losing pods on the real cluster loses nothing: the Spark driver pod deleted with no grace
 comes back through its Deployment and resumes the same query from its s3a:// checkpoint with
-no gap in batch ids, an executor pod deleted mid-stream is replaced while batches go on, and
-a new API pod rebuilds its views from the results topic.
+no gap in batch ids, an executor pod deleted mid-stream is replaced while batches go on, the
+Kafka broker and MinIO pods restarted mid-stream come back with their data (local persistent
+volumes) and the same query goes on, and a new API pod rebuilds its views from the results
+topic.
 (The pipeline tests that follow check every batch, these ones included, against the
 reference on its records.)"""
 
@@ -101,3 +103,25 @@ def test_a_deleted_api_rebuilds_its_views_from_the_results_topic(cluster: None) 
         raise AssertionError("the new API pod did not serve the batches the old one did")
     # Replayed from dt-results: the very same messages, not recomputed ones.
     assert all(after[i] == before[i] for i in before)
+
+
+def _restart_and_go_on(selector: str, rollout: str) -> None:
+    """Delete the pods of `selector` (a normal, graceful delete: a restart), wait for the
+    controller's replacement, then for batches of the same query with no gap in ids."""
+    before = _batches()
+    old = {p["metadata"]["name"] + p["metadata"]["uid"] for p in _pods(selector)}
+    kubectl("-n", NAMESPACE, "delete", "pod", "-l", selector, "--wait=true", timeout=300)
+    kubectl("-n", NAMESPACE, "rollout", "status", rollout, "--timeout=600s", timeout=660)
+    assert old.isdisjoint(p["metadata"]["name"] + p["metadata"]["uid"] for p in _pods(selector))
+    after = _wait_for_batches_after(before[-1]["batch_id"], more=3)
+    assert {b["query_id"] for b in after} == {before[-1]["query_id"]}
+    ids = [b["batch_id"] for b in after]
+    assert ids == list(range(ids[0], ids[0] + len(ids))), ids
+
+
+def test_a_restarted_broker_keeps_its_log_and_the_stream_goes_on(cluster: None) -> None:
+    _restart_and_go_on("app.kubernetes.io/component=kafka", f"statefulset/{RELEASE}-kafka-broker")
+
+
+def test_a_restarted_minio_keeps_the_checkpoints_and_the_stream_goes_on(cluster: None) -> None:
+    _restart_and_go_on("app.kubernetes.io/component=minio", f"deployment/{RELEASE}-minio")
