@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 import subprocess
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -47,6 +48,19 @@ def kubectl(
     if check:
         assert proc.returncode == 0, f"kubectl {' '.join(args)}:\n{proc.stdout}{proc.stderr}"
     return proc
+
+
+def get_raw(path: str, wait: float = 180) -> str:
+    """`kubectl get --raw path`, retried while the Service behind the proxy has no ready
+    endpoint (a pod restarting, or readiness false during a broker restart)."""
+    deadline = time.monotonic() + wait
+    while True:
+        proc = kubectl("get", "--raw", path, check=False)
+        if proc.returncode == 0:
+            return proc.stdout
+        if time.monotonic() > deadline:
+            raise AssertionError(f"kubectl get --raw {path}:\n{proc.stdout}{proc.stderr}")
+        time.sleep(3)
 
 
 def helm(*args: str, check: bool = True, timeout: float = 900) -> subprocess.CompletedProcess[str]:

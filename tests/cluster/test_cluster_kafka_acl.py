@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from .kube import NAMESPACE, RELEASE, kubectl
+from .kube import NAMESPACE, RELEASE, get_raw, kubectl
 
 pytestmark = pytest.mark.timeout(900)
 
@@ -61,7 +61,7 @@ def _produce(topic: str, component: str | None) -> dict[str, Any]:
 
 
 def _refused_total() -> float:
-    text = kubectl("get", "--raw", METRICS).stdout
+    text = get_raw(METRICS)
     return sum(
         float(line.rsplit(" ", 1)[1])
         for line in text.splitlines()

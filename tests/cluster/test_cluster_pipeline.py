@@ -24,9 +24,13 @@ CHECKPOINT_BUCKET = "dtmon-checkpoints"
 CHECKPOINT_PREFIX = f"{RELEASE}/processor"
 
 
-def _s3_credentials() -> dict[str, str]:
-    secret = kubectl("-n", NAMESPACE, "get", "secret", f"{RELEASE}-s3", "-o", "json")
+def _secret(name: str) -> dict[str, str]:
+    secret = kubectl("-n", NAMESPACE, "get", "secret", name, "-o", "json")
     return {k: base64.b64decode(v).decode() for k, v in json.loads(secret.stdout)["data"].items()}
+
+
+def _s3_credentials() -> dict[str, str]:
+    return _secret(f"{RELEASE}-s3")
 
 
 def test_helm_test_passes(cluster: None) -> None:
@@ -85,10 +89,12 @@ def _stop_the_producer_and_wait_for_the_flush(timeout: float = 300) -> None:
 def test_the_batches_account_for_every_record_read(cluster: None) -> None:
     _stop_the_producer_and_wait_for_the_flush()
     creds = _s3_credentials()
+    kafka_password = _secret(f"{RELEASE}-processor")["password"]
     proc = on_node(
         "env",
         f"AWS_ACCESS_KEY_ID={creds['AWS_ACCESS_KEY_ID']}",
         f"AWS_SECRET_ACCESS_KEY={creds['AWS_SECRET_ACCESS_KEY']}",
+        f"KAFKA_PASSWORD={kafka_password}",
         str(ROOT / ".venv" / "bin" / "python"),
         "-m",
         "tests.cluster.verify_batches",
@@ -102,6 +108,8 @@ def test_the_batches_account_for_every_record_read(cluster: None) -> None:
         CHECKPOINT_PREFIX,
         "--bootstrap",
         f"{RELEASE}-kafka-kafka-bootstrap:9092",
+        "--kafka-username",
+        f"{RELEASE}-processor",
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     summary = json.loads(proc.stdout.strip().splitlines()[-1])

@@ -24,6 +24,7 @@ import httpx
 import numpy as np
 from minio import Minio
 
+from dtmon_common.kafka_security import KafkaSecurity
 from minidt.codecs import parse_csv
 from minidt.reference import QUANTITY_FIELDS, compute_quantities
 from tests.e2e.pipeline import batch_ranges, read_lines
@@ -60,7 +61,17 @@ def main() -> int:
     parser.add_argument("--prefix", required=True)
     parser.add_argument("--bootstrap", required=True)
     parser.add_argument("--hits-topic", default="dt-hits")
+    parser.add_argument(
+        "--kafka-username", help="SASL/SCRAM user (password in $KAFKA_PASSWORD) that reads hits"
+    )
     args = parser.parse_args()
+    client: dict[str, str] = {}
+    if args.kafka_username:
+        # Another client of the processor's user, which may read hits ("dtmon-processor-"
+        # is one of its consumer-group prefixes).
+        client = KafkaSecurity(
+            "SASL_PLAINTEXT", username=args.kafka_username, password=os.environ["KAFKA_PASSWORD"]
+        ).librdkafka() | {"group.id": "dtmon-processor-verify"}
 
     batches = httpx.get(f"{args.api}/api/v1/batches", params={"limit": 1000}, timeout=30).json()
     ranges = batch_ranges(offset_log(args.s3_endpoint, args.bucket, args.prefix), args.hits_topic)
@@ -76,7 +87,7 @@ def main() -> int:
     lines: list[str] = []
     for batch_id in ids:
         if batch_id in ranges:
-            lines.extend(read_lines(args.bootstrap, args.hits_topic, ranges[batch_id]))
+            lines.extend(read_lines(args.bootstrap, args.hits_topic, ranges[batch_id], client))
     expected = compute_quantities(parse_csv(lines).hits)
     for key in QUANTITY_FIELDS:
         if isinstance(expected[key], list) and expected[key] and isinstance(expected[key][0], dict):

@@ -164,10 +164,21 @@ def batch_ranges(entries: dict[int, str], topic: str) -> dict[int, dict[int, tup
     return out
 
 
-def read_lines(bootstrap: str, topic: str, ranges: dict[int, tuple[int, int]]) -> list[str]:
-    """The CSV lines stored at the given offsets of a hits topic (values unpacked)."""
+def read_lines(
+    bootstrap: str,
+    topic: str,
+    ranges: dict[int, tuple[int, int]],
+    client: dict[str, str] | None = None,
+) -> list[str]:
+    """The CSV lines stored at the given offsets of a hits topic (values unpacked); `client`
+    adds librdkafka settings (a SASL user on the cluster's broker)."""
     consumer = Consumer(
-        {"bootstrap.servers": bootstrap, "group.id": "e2e-truth", "enable.auto.commit": False}
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": "e2e-truth",
+            "enable.auto.commit": False,
+            **(client or {}),
+        }
     )
     lines: list[str] = []
     try:

@@ -119,8 +119,10 @@ set_up() {
       --replication-factor 1 --config "retention.ms=$retention" || return 1
     echo "kafka-kraft: topic $name ready ($partitions partitions, retention ${retention} ms)"
   done
-  add_users || return 1
+  # ACLs first: a user that can log in always finds its ACLs (a producer refused meanwhile
+  # would fail its records for good). Both persist in the metadata log across restarts.
   add_acls || return 1
+  add_users || return 1
   touch /tmp/topics-ready
 }
 rm -f /tmp/topics-ready
