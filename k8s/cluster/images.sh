@@ -2,7 +2,7 @@
 # The cluster's images, built daemonless with buildah from the project's own Dockerfiles.
 #   images.sh build    base (mmdebstrap) -> producer, processor, api, kafka, minio, and the
 #                      system images; each saved as an OCI archive in .cache/cluster/images
-#                      and imported at once into a running cluster
+#                      and imported at once into a running cluster (IMPORT=no: not)
 #   images.sh system   only pause and coredns, which the cluster itself needs
 #   images.sh import   load the archives into the running cluster's containerd
 # The app Dockerfiles are the ones users build with Docker; here BASE_IMAGE is the local
@@ -95,8 +95,9 @@ build() {
   save "dtmon.local/minio:$MINIO_VERSION"
   system
   log "images ready in $OUT"
-  # A running cluster gets them at once; otherwise `make cluster-up` imports them.
-  if "${CTR[@]}" version >/dev/null 2>&1; then import; fi
+  # A running cluster gets them at once (unless IMPORT=no: the cluster on this machine may be
+  # another checkout's); otherwise `make cluster-up` imports them.
+  if [ "${IMPORT:-yes}" != no ] && "${CTR[@]}" version >/dev/null 2>&1; then import; fi
 }
 
 # The cluster's own images, which `make cluster-up` needs before any pod: the pod sandbox
