@@ -78,7 +78,15 @@ def test_option_values_case_and_lists() -> None:
 
 def test_only_the_topics_a_command_uses_are_options() -> None:
     assert "--results-topic" not in _parser({}).format_help()
-    assert [o.flag for o in kafka("results")] == ["--bootstrap-servers", "--results-topic"]
+    flags = [o.flag for o in kafka("results")]
+    assert "--hits-topic" not in flags
+    assert flags[:2] == ["--bootstrap-servers", "--results-topic"]
+    assert {f for f in flags[2:]} == {
+        "--kafka-security-protocol",
+        "--kafka-sasl-mechanism",
+        "--kafka-username",
+        "--kafka-password-file",
+    }
 
 
 def test_bad_flag_names_the_flag_and_the_range(capsys) -> None:
