@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
-# Installs the chart on the local cluster: namespace `dtmon` labelled to ENFORCE Pod Security
-# "restricted", `helm upgrade --install dtmon helm/dtmon` with k8s/cluster/values.yaml, then
-# waits until the pipeline serves batches (the API has a batch with hits).
+# Installs the chart on the local cluster: the Prometheus Operator's CRDs, namespace `dtmon`
+# labelled to ENFORCE Pod Security "restricted", `helm upgrade --install dtmon helm/dtmon` with
+# k8s/cluster/values.yaml, then waits until the pipeline serves batches (the API has a batch with hits).
 #   deploy.sh [extra helm args...]
 . "$(dirname "$0")/lib.sh"
 HELM="$BIN/helm"
 [ -x "$HELM" ] || die "helm missing: run \`make tools\`"
 kc get --raw /readyz >/dev/null 2>&1 || die "the local cluster is not running: \`make cluster-up\`"
 bash "$HERE/images.sh" import
+# The Prometheus Operator's CRDs first: the chart renders its ServiceMonitors and PrometheusRule
+# only when the cluster serves monitoring.coreos.com/v1 (prometheus.sh scrapes what they select).
+bash "$HERE/prometheus-operator-crds.sh" install
 NS=dtmon
 kc apply -f - >/dev/null <<NSYAML
 apiVersion: v1

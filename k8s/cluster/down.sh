@@ -23,7 +23,7 @@ stop() { # SIGTERM, up to 15 s, then SIGKILL: kube-apiserver hangs on exit once 
   fi
   rm -f "$f"
 }
-for name in kube-router kube-proxy kubelet kube-scheduler kube-controller-manager; do stop "$name"; done
+for name in prometheus kube-router kube-proxy kubelet kube-scheduler kube-controller-manager; do stop "$name"; done
 if pid_alive containerd; then
   for t in $("${CTR[@]}" tasks ls -q 2>/dev/null); do "${CTR[@]}" tasks kill -s KILL "$t" 2>/dev/null || true; done
   sleep 1

@@ -20,6 +20,7 @@ HOST_IF=dtmon-k8s0
 POD_CIDR=10.244.0.0/16
 SVC_CIDR=10.96.0.0/16
 DNS_IP=10.96.0.10
+PROM_PORT=9090                    # prometheus.sh: Debian's Prometheus on the node, at NODE_IP
 IN_NS=(nsenter "--net=/var/run/netns/$NETNS")
 KUBECONFIG_ADMIN="$STATE/kubeconfig"
 RUN=/run/dtmon-k8s                # sockets: short fixed paths (unix sockets cap at 108 bytes)
