@@ -27,7 +27,7 @@ KAFKA_STAMP  := $(DTMON_KAFKA_LIBS)/.stamp
 SPARK_STAMP  := $(DTMON_SPARK_JARS_DIR)/.stamp
 SYS_STAMP    := $(CACHE)/.system-deps
 
-.PHONY: help setup venv kafka-jars spark-jars tools system-deps run kafka test lint fmt docs bench clean s3a-jars \
+.PHONY: help setup venv kafka-jars spark-jars tools grafana-schema system-deps run kafka test lint fmt docs bench clean s3a-jars \
         cluster-deps cluster-binaries cluster-up images deploy cluster-down
 
 help: ## list the targets
@@ -95,6 +95,18 @@ $(BIN)/.tools-$(MINIO_VERSION)-$(HELM_VERSION)-$(KUBECONFORM_VERSION)-$(CHECKOV_
 
 tools: $(BIN)/.tools-$(MINIO_VERSION)-$(HELM_VERSION)-$(KUBECONFORM_VERSION)-$(CHECKOV_VERSION) ## build minio, helm, kubeconform (go install); checkov (uv tool)
 
+# Grafana's dashboard schema (npm @grafana/schema) and TypeScript, for tests/test_dashboard_schema.py.
+GRAFANA_SCHEMA := $(CACHE)/grafana-schema
+$(GRAFANA_SCHEMA)/.stamp: tools/grafana-schema/package.json tools/grafana-schema/package-lock.json
+	@command -v npm >/dev/null || { echo "error: npm is required for Grafana's dashboard schema" >&2; exit 1; }
+	@echo "==> installing @grafana/schema $(GRAFANA_SCHEMA_VERSION) and TypeScript with npm ci"
+	@rm -rf $(GRAFANA_SCHEMA) && mkdir -p $(GRAFANA_SCHEMA)
+	@cp tools/grafana-schema/package.json tools/grafana-schema/package-lock.json $(GRAFANA_SCHEMA)/
+	@cd $(GRAFANA_SCHEMA) && npm ci -s --ignore-scripts --no-audit --no-fund
+	@touch $@
+
+grafana-schema: $(GRAFANA_SCHEMA)/.stamp ## install Grafana's published dashboard schema (npm) to check the dashboard
+
 $(SYS_STAMP):
 	@if ! command -v chromium >/dev/null || ! command -v prometheus >/dev/null; then \
 	  echo "==> installing Debian packages: chromium prometheus"; \
@@ -143,7 +155,7 @@ kafka: venv kafka-jars ## start only the local Kafka broker (Ctrl-C stops it)
 run: setup ## start the whole pipeline locally (ARGS="--help" for options)
 	@dtmon up $(ARGS)
 
-test: setup s3a-jars tools system-deps cluster-deps images ## run every test: unit, integration, browser, chart, end-to-end, cluster
+test: setup s3a-jars tools grafana-schema system-deps cluster-deps images ## run every test: unit, integration, browser, chart, end-to-end, cluster
 	@ruff check . && ruff format --check .
 	@pytest $(ARGS)
 
