@@ -131,6 +131,16 @@ def test_the_cluster_is_built_at_the_pinned_versions() -> None:
     assert "V=$KUBERNETES_VERSION" in build
     assert '"$ETCD_VERSION"' in build
     assert "github.com/coredns/coredns@v$COREDNS_VERSION" in build
-    for key in ("KUBERNETES_VERSION", "ETCD_VERSION", "COREDNS_VERSION", "DEBIAN_SUITE"):
+    assert "github.com/prometheus/prometheus/cmd/prometheus@$PROMETHEUS_VERSION" in build
+    crds = (ROOT / "k8s" / "cluster" / "prometheus-operator-crds.sh").read_text()
+    assert "V=$PROMETHEUS_OPERATOR_VERSION" in crds and '"$MODULE@$V"' in crds
+    for key in (
+        "KUBERNETES_VERSION",
+        "ETCD_VERSION",
+        "COREDNS_VERSION",
+        "PROMETHEUS_VERSION",
+        "PROMETHEUS_OPERATOR_VERSION",
+        "DEBIAN_SUITE",
+    ):
         assert V.get(key), f"versions.env lacks {key}"
     assert V["BASE_IMAGE"] == f"debian:{V['DEBIAN_SUITE']}-slim"

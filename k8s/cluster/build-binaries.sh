@@ -7,7 +7,7 @@
 . "$(dirname "$0")/lib.sh"
 command -v go >/dev/null || die "Go is required to build the cluster (go not on PATH)"
 V=$KUBERNETES_VERSION
-STAMP="$CBIN/.built-$V-$ETCD_VERSION-$COREDNS_VERSION-$KUBE_ROUTER_VERSION"
+STAMP="$CBIN/.built-$V-$ETCD_VERSION-$COREDNS_VERSION-$KUBE_ROUTER_VERSION-$PROMETHEUS_VERSION"
 [ -f "$STAMP" ] && exit 0
 WRAP="$STATE/src/kube-$V"
 mkdir -p "$CBIN" "$WRAP" "$BIN"
@@ -48,6 +48,15 @@ if [ ! -x "$CBIN/kube-router" ]; then
     "github.com/cloudnativelabs/kube-router/v2/cmd/kube-router@v$KUBE_ROUTER_VERSION" \
     || die "building kube-router v$KUBE_ROUTER_VERSION failed"
   log "built kube-router in $((SECONDS - t0)) s"
+fi
+# Prometheus for prometheus.sh, with Kubernetes service discovery only (its build tags): the
+# Debian package leaves that discovery out, and the other discoveries' cloud SDKs cost minutes.
+if [ ! -x "$CBIN/prometheus" ]; then
+  t0=$SECONDS
+  GOFLAGS=-buildvcs=false GOBIN="$CBIN" go install -trimpath -ldflags "-s -w" \
+    -tags remove_all_sd,enable_kubernetes_sd "github.com/prometheus/prometheus/cmd/prometheus@$PROMETHEUS_VERSION" \
+    || die "building prometheus $PROMETHEUS_VERSION failed"
+  log "built prometheus in $((SECONDS - t0)) s"
 fi
 ln -sf "$CBIN/kubectl" "$BIN/kubectl"
 touch "$STAMP"

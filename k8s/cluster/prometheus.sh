@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# A real Prometheus (Debian's package, `make system-deps`) beside the local cluster, scraping
-# what the chart's ServiceMonitors select, as the Prometheus Operator would have it scrape
-# (the operator does not build with `go install`). It runs on the node, in the cluster's
+# A real Prometheus beside the local cluster, scraping what the chart's ServiceMonitors select,
+# as the Prometheus Operator would have it scrape (the operator does not build with `go install`).
+# It is go-installed at PROMETHEUS_VERSION by build-binaries.sh: Debian's package is built
+# without Kubernetes service discovery. It runs on the node, in the cluster's
 # network namespace, where pod IPs are reachable, and finds the targets through the API
 # server (kubernetes_sd_configs, role endpoints: the Services' Endpoints). Its configuration is
 # translated from the ServiceMonitor and PrometheusRule objects the API server admitted
@@ -25,7 +26,7 @@ stop() {
 }
 
 start() {
-  command -v prometheus >/dev/null || die "prometheus missing: run \`make system-deps\`"
+  [ -x "$CBIN/prometheus" ] || die "prometheus missing: run \`make cluster-binaries\`"
   kc get --raw /readyz >/dev/null 2>&1 || die "the local cluster is not running: \`make cluster-up\`"
   kc get crd servicemonitors.monitoring.coreos.com >/dev/null 2>&1 \
     || die "no ServiceMonitor CRD: run k8s/cluster/prometheus-operator-crds.sh install"
@@ -35,7 +36,7 @@ start() {
   kc get servicemonitors,prometheusrules -A -o json \
     | python3 "$HERE/servicemonitor_scrape.py" --kubeconfig "$KUBECONFIG_ADMIN" --rules-dir "$DIR/rules" \
       >"$DIR/prometheus.yml" || die "translating the ServiceMonitors failed"
-  "${IN_NS[@]}" setsid prometheus --config.file="$DIR/prometheus.yml" --storage.tsdb.path="$DIR/data" \
+  "${IN_NS[@]}" setsid "$CBIN/prometheus" --config.file="$DIR/prometheus.yml" --storage.tsdb.path="$DIR/data" \
     --web.listen-address="$NODE_IP:$PROM_PORT" >"$STATE/logs/prometheus.log" 2>&1 </dev/null &
   echo $! >"$STATE/pids/prometheus.pid"
   for _ in $(seq 1 60); do
