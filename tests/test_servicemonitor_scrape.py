@@ -98,6 +98,7 @@ def test_jobs_carry_the_operators_names_and_target_labels() -> None:
     assert job["relabel_configs"][-1] == {
         "source_labels": ["__metrics_path__"],
         "target_label": "metrics_path",
+        "action": "replace",
     }
 
 

@@ -171,6 +171,16 @@ def test_every_dashboard_query_returns_data(prometheus: None) -> None:
     _eventually(all_answer, 240, "dashboard queries without data")
 
 
+def test_the_namespace_variable_offers_the_release_namespace(prometheus: None) -> None:
+    """The dashboard's `label_values(METRIC, namespace)`, as Grafana asks Prometheus for it."""
+    (variable,) = [
+        v for v in json.loads(DASHBOARD.read_text())["templating"]["list"] if v["type"] == "query"
+    ]
+    metric, label = variable["query"]["query"].removeprefix("label_values(").rstrip(")").split(",")
+    values = _get(f"/api/v1/label/{label.strip()}/values", **{"match[]": metric.strip()})
+    assert NAMESPACE in values, values
+
+
 def test_every_alert_rule_evaluates(prometheus: None) -> None:
     expected = {
         r["alert"]
