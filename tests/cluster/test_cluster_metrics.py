@@ -115,6 +115,7 @@ def test_the_api_server_admits_the_monitoring_objects(cluster: None, kind: str) 
 
 def test_a_servicemonitor_the_crd_forbids_is_refused(cluster: None) -> None:
     monitor = _rendered("ServiceMonitor")[0]
+    monitor["metadata"]["name"] += "-refused"  # a new object: no conflict with helm's fields
     monitor["spec"]["endpoints"][0]["interval"] = "every 5 seconds"
     proc = kubectl(
         *("apply", "--dry-run=server", "--server-side", "-f", "-"),
