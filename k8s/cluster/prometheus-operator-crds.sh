@@ -40,8 +40,15 @@ case "${1:-}" in
     fetch
     # Server-side: the Prometheus CRD is too large for the last-applied annotation.
     kc apply --server-side -f "$OUT" >/dev/null
+    # `kubectl wait` fails outright while a new CRD has no status conditions yet: retry.
+    for _ in $(seq 1 30); do
+      kc wait --for=condition=Established crd/servicemonitors.monitoring.coreos.com \
+        crd/prometheusrules.monitoring.coreos.com --timeout=60s >/dev/null 2>&1 && break
+      sleep 1
+    done
     kc wait --for=condition=Established crd/servicemonitors.monitoring.coreos.com \
-      crd/prometheusrules.monitoring.coreos.com --timeout=60s >/dev/null
+      crd/prometheusrules.monitoring.coreos.com --timeout=10s >/dev/null \
+      || die "the Prometheus Operator's CRDs are not established"
     log "Prometheus Operator $V CRDs installed"
     ;;
   *) die "usage: prometheus-operator-crds.sh fetch|install" ;;
