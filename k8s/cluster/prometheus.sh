@@ -6,7 +6,7 @@
 # network namespace, where pod IPs are reachable, and finds the targets through the API
 # server (kubernetes_sd_configs, role endpoints: the Services' Endpoints). Its configuration is
 # translated from the ServiceMonitor and PrometheusRule objects the API server admitted
-# (servicemonitor_scrape.py). Its API and UI: http://NODE_IP:PROM_PORT from the host.
+# (servicemonitor_scrape.py). Its HTTP API: http://NODE_IP:PROM_PORT from the host.
 #   prometheus.sh start   (re)generate the configuration, start it on an empty TSDB, wait until ready
 #   prometheus.sh stop    (down.sh stops it too)
 . "$(dirname "$0")/lib.sh"
