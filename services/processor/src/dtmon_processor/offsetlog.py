@@ -42,13 +42,32 @@ def parse_entry(text: str) -> OffsetEntry:
 
 def read_entry(spark: SparkSession, checkpoint: str, batch_id: int) -> OffsetEntry | None:
     """The offset-log entry of ``batch_id``, None if it is not (or no longer) there."""
+    text = _read(spark, checkpoint, f"offsets/{batch_id}")
+    return None if text is None else parse_entry(text)
+
+
+def read_initial(spark: SparkSession, checkpoint: str) -> OffsetEntry | None:
+    """Where the query's Kafka source started (the start of batch 0), as an entry with no
+    timestamp. The connector writes it to <checkpoint>/sources/0/0: a zero byte, "v1", then
+    {"topic": {"partition": offset}}."""
+    text = _read(spark, checkpoint, "sources/0/0")
+    if text is None:
+        return None
+    lines = [line for line in text.lstrip("\x00").splitlines() if line.startswith("{")]
+    if not lines:
+        return None
+    return parse_entry("v1\n" + '{"batchTimestampMs": 0}\n' + lines[0])
+
+
+def _read(spark: SparkSession, checkpoint: str, name: str) -> str | None:
+    """A checkpoint file's text, None if absent; local files directly, others via Hadoop."""
     local = local_path(checkpoint)
     if local is not None:  # no py4j round trips for a local checkpoint (every batch)
-        path = local / "offsets" / str(batch_id)
-        return parse_entry(path.read_text(encoding="utf-8")) if path.exists() else None
+        path = local / name
+        return path.read_text(encoding="utf-8") if path.exists() else None
     jvm = spark.sparkContext._jvm  # type: ignore[attr-defined]
     hconf = spark.sparkContext._jsc.hadoopConfiguration()  # type: ignore[attr-defined]
-    hpath = jvm.org.apache.hadoop.fs.Path(f"{checkpoint}/offsets/{batch_id}")
+    hpath = jvm.org.apache.hadoop.fs.Path(f"{checkpoint}/{name}")
     fs = hpath.getFileSystem(hconf)
     if not fs.exists(hpath):
         return None
@@ -60,12 +79,12 @@ def read_entry(spark: SparkSession, checkpoint: str, batch_id: int) -> OffsetEnt
             lines.append(str(line))
     finally:
         stream.close()
-    return parse_entry("\n".join(lines))
+    return "\n".join(lines)
 
 
 def batch_records(current: OffsetEntry, previous: OffsetEntry | None) -> int | None:
     """Kafka records (messages) in the batch between two entries; None without a previous
-    entry (a batch that starts at the query's starting offsets)."""
+    entry (unknown start)."""
     if previous is None:
         return None
     return sum(max(0, end - previous.offsets.get(key, 0)) for key, end in current.offsets.items())

@@ -30,7 +30,7 @@ from dtmon_processor.driverbatch import driver_batch
 from dtmon_processor.events import BatchRule
 from dtmon_processor.eventstore import CheckpointEventStore
 from dtmon_processor.metrics import ProcessorMetrics
-from dtmon_processor.offsetlog import OffsetEntry, batch_records, read_entry
+from dtmon_processor.offsetlog import OffsetEntry, batch_records, read_entry, read_initial
 from dtmon_processor.publish import ResultsPublisher
 from dtmon_processor.tick import IdleTicker
 from dtmon_processor.transform import lines_from_values
@@ -211,14 +211,17 @@ class BatchHandler:
         return self.query_id
 
     def _offset_entry(self, batch_id: int) -> tuple[OffsetEntry, int | None]:
-        """This batch's offset-log entry and its record count (None when unknown: the first
-        batch of a query, which starts at the starting offsets)."""
+        """This batch's offset-log entry and its record count (None when its start is not
+        known: an entry no longer kept, or a first batch without the source's start file)."""
         if self.checkpoint_location is None:
             raise RuntimeError("BatchHandler.checkpoint_location must be set")
         entry = read_entry(self.spark, self.checkpoint_location, batch_id)
         if entry is None:
             raise RuntimeError(f"no offset-log entry for batch {batch_id}")
-        previous = read_entry(self.spark, self.checkpoint_location, batch_id - 1)
+        if batch_id == 0:
+            previous = read_initial(self.spark, self.checkpoint_location)
+        else:
+            previous = read_entry(self.spark, self.checkpoint_location, batch_id - 1)
         return entry, batch_records(entry, previous)
 
 
