@@ -181,13 +181,13 @@ class BatchHandler:
             jobs=jobs,
         )
         log.info(
-            "batch %d (%s): %d rows, %d hits, %d malformed, %.0f ms",
+            "batch %d: %d rows, %d hits, %d malformed, %.0f ms, %s path",
             batch_id,
-            path,
             counts.rows,
             message["hits"],
             counts.malformed,
             seconds * 1000,
+            path,
             extra={"batch_id": batch_id, "spark_jobs": jobs},
         )
 
