@@ -29,7 +29,13 @@ Services are started from dtmon_tools.stack.plan, the same commands `make run` u
 ports, with fresh topics and a fresh checkpoint per rate; one KRaft broker is shared. The
 measuring side (this process: SSE client and sampler) is not counted in the CPU figures.
 
-Usage: python bench/bench_pipeline.py [--json PATH] [--duration 30] [--rates 1000,10000,100000,0]
+The highest sustained rate is found by search (double from --search-start while sustained,
+then bisect); 1,000 and 100,000 records/s are measured besides (latency, CPU per hit); a last
+run at --overload-factor times the highest sustained rate gives the processor's peak RSS
+under overload (its batches are bounded by records and by bytes).
+
+Usage: python bench/bench_pipeline.py [--json PATH] [--duration 30] [--rates 1000,100000]
+           [--search-start 200000] [--search-cap 3200000] [--search-steps 2]
 """
 
 from __future__ import annotations
@@ -72,8 +78,10 @@ SAMPLE_SECONDS = 0.5
 WARMUP_BATCHES = 2
 SERVICES = ("producer", "processor", "api", "kafka")
 AIM_HITS_PER_S = 200_000
-AIM_P95_S = 2.0
+AIM_P95_S = 1.0
 AIM_P95_RATE = 1000.0
+CPU_RATES = (1000.0, 100_000.0)
+"""Rates whose CPU seconds per million hits the headline reports."""
 
 
 # -- machine ---------------------------------------------------------------------------------
@@ -708,6 +716,12 @@ def headline(runs: list[dict[str, Any]]) -> dict[str, Any]:
         "p95_latency_s_at_1000": p95,
         "aim_p95_s": AIM_P95_S,
         "aim_p95_met": p95 is not None and p95 < AIM_P95_S,
+        "cpu_s_per_million_hits": {
+            f"{rate:.0f}": next(
+                (r["cpu_s_per_million_hits"] for r in ok if r["target_rate"] == rate), None
+            )
+            for rate in CPU_RATES
+        },
     }
 
 
@@ -731,6 +745,56 @@ def headline_text(h: dict[str, Any]) -> str:
     )
 
 
+# -- search ----------------------------------------------------------------------------------
+
+
+def search_rates(
+    run: Callable[[float], dict[str, Any]], start: float, cap: float, steps: int
+) -> tuple[list[dict[str, Any]], float | None]:
+    """The highest sustained producer rate: double from ``start`` while sustained (halve
+    while not), up to ``cap``, then ``steps`` bisections between the highest sustained and
+    the lowest unsustained rate. Returns every run and the highest sustained rate."""
+    runs: list[dict[str, Any]] = []
+
+    def ok(rate: float) -> bool:
+        r = run(rate)
+        r["search"] = True
+        runs.append(r)
+        return bool(r.get("sustained"))
+
+    lo: float | None = None
+    hi: float | None = None
+    rate = start
+    if ok(rate):
+        lo = rate
+        while rate * 2 <= cap:
+            rate *= 2
+            if ok(rate):
+                lo = rate
+            else:
+                hi = rate
+                break
+    else:
+        hi = rate
+        while rate / 2 >= 1000:
+            rate /= 2
+            if ok(rate):
+                lo = rate
+                break
+            hi = rate
+    for _ in range(steps):
+        if lo is None or hi is None:
+            break
+        mid = round((lo + hi) / 2, -3)
+        if mid in (lo, hi):
+            break
+        if ok(mid):
+            lo = mid
+        else:
+            hi = mid
+    return runs, lo
+
+
 # -- main ------------------------------------------------------------------------------------
 
 
@@ -748,8 +812,24 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--rates",
-        default="1000,10000,100000,0",
-        help="comma-separated producer rates in records/s; 0 = unthrottled",
+        default="1000,100000",
+        help="fixed producer rates measured besides the search (latency, CPU per hit); "
+        "comma-separated records/s, 0 = unthrottled",
+    )
+    parser.add_argument(
+        "--search-start", type=float, default=200_000, help="first rate of the search"
+    )
+    parser.add_argument(
+        "--search-cap", type=float, default=3_200_000, help="the search doubles up to this"
+    )
+    parser.add_argument(
+        "--search-steps", type=int, default=2, help="bisection steps after the doubling"
+    )
+    parser.add_argument(
+        "--overload-factor",
+        type=float,
+        default=10.0,
+        help="last run: this many times the highest sustained rate (processor peak RSS); 0 = skip",
     )
     parser.add_argument("--trigger-seconds", type=float, default=1.0)
     parser.add_argument(
@@ -787,13 +867,31 @@ def main(argv: list[str] | None = None) -> int:
         print("--> starting the Kafka broker", file=sys.stderr, flush=True)
         with KafkaBroker(data_dir=Path(tmp) / "kafka") as broker:
             broker_pid = find_broker_pid(broker)
-            for rate in args.rate_list:
+
+            def one(rate: float) -> dict[str, Any]:
                 try:
-                    runs.append(run_rate(broker, broker_pid, rate, settings))
+                    return run_rate(broker, broker_pid, rate, settings)
                 except Exception as exc:  # one failed rate should not hide the others
                     print(f"error at rate {rate:g}: {exc}", file=sys.stderr)
-                    runs.append({"target_rate": rate, "error": str(exc)})
+                    return {"target_rate": rate, "error": str(exc)}
+
+            runs = [one(rate) for rate in args.rate_list]
+            found, best = search_rates(one, args.search_start, args.search_cap, args.search_steps)
+            runs += found
+            overload = None
+            if args.overload_factor > 0 and best:
+                overload = one(best * args.overload_factor)
+                overload["overload_factor"] = args.overload_factor
+                runs.append(overload)
     head = headline(runs)
+    head["search_max_sustained_rate"] = best
+    if overload is not None and "error" not in overload:
+        head["overload"] = {
+            "target_rate": overload["target_rate"],
+            "produced_records_per_s": overload["produced_records_per_s"],
+            "processor_peak_rss_mb": overload["peak_rss_mb"].get("processor"),
+            "load1_mean": overload["load1_mean"],
+        }
     report = {
         "benchmark": "pipeline",
         "machine": machine,
@@ -807,6 +905,12 @@ def main(argv: list[str] | None = None) -> int:
             "sustained_fraction": SUSTAINED_FRACTION,
             "seed": args.seed,
             "source": "sim",
+            "search": {
+                "start": args.search_start,
+                "cap": args.search_cap,
+                "steps": args.search_steps,
+                "overload_factor": args.overload_factor,
+            },
         },
         "runs": runs,
         "headline": head,
@@ -822,6 +926,14 @@ def main(argv: list[str] | None = None) -> int:
     print(table(runs))
     print()
     print(headline_text(head))
+    if "overload" in head:
+        o = head["overload"]
+        print(
+            f"overload ({args.overload_factor:g}x = {o['target_rate']:,.0f} records/s asked, "
+            f"{o['produced_records_per_s']:,} produced): processor peak RSS "
+            f"{o['processor_peak_rss_mb']} MB"
+        )
+    print(f"CPU s per million hits: {head['cpu_s_per_million_hits']}")
     print(f"JSON: {args.json}")
     return 1 if any("error" in r for r in runs) else 0
 

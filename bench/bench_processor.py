@@ -7,13 +7,20 @@
 (c) the same 1M records through minidt.reference (parse + quantities, numpy, one core):
     ratio of the Spark batch time (mean of (b)'s full batches) to the reference time.
 
-Prints a table and writes JSON (--json, default artifacts/bench_processor.json).
+(a) also records Spark's own per-trigger breakdown (query progress ``durationMs``: addBatch =
+    our foreachBatch, walCommit / commitOffsets = the offset and commit logs, latestOffset)
+    and which path (driver or distributed) each batch took; (b) is run on the default path
+    and, for comparison, with every batch on the distributed path.
+
+Prints a table and writes JSON (--json, default artifacts/bench_processor.json) with the
+machine and its load average before and after.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import sys
 import tempfile
@@ -34,6 +41,9 @@ from dtmon_processor.stream import BatchHandler, StreamSettings, start_query
 from dtmon_producer.sim.simulator import Simulator
 from minidt.codecs import parse_csv
 from minidt.reference import compute_quantities
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_pipeline import machine_info  # a sibling script, not a package
 
 BENCH_KEYS = parse_keys(generate_key_line("bench"), "bench")
 
@@ -94,7 +104,8 @@ def run_query(
     available_now: bool,
     max_offsets: int,
     stop_after: float | None = None,
-) -> TimedHandler:
+    driver_max_offsets: int = 1_000_000,
+) -> tuple[TimedHandler, list[Any]]:
     results = topic + "-results"
     ensure_topic(broker.bootstrap_servers, results, create=True)
     handler = TimedHandler(
@@ -111,16 +122,33 @@ def run_query(
         max_offsets_per_trigger=max_offsets,
         trigger_seconds=1.0,
         available_now=available_now,
+        driver_max_offsets=driver_max_offsets,
+        # One CSV record per message (< 64 bytes): the byte bound lets max_offsets through.
+        max_message_bytes=64,
     )
     query = start_query(spark, settings, handler)
     if stop_after is None:
         query.awaitTermination()
     else:
         time.sleep(stop_after)
+    progress = list(query.recentProgress)
+    if stop_after is not None:
         query.stop()
     if query.exception():
         raise RuntimeError(str(query.exception()))
-    return handler
+    return handler, progress
+
+
+def duration_breakdown(progress: list[Any], skip: int) -> dict[str, dict[str, float]]:
+    """p50 / p95 per durationMs key of the query progress (Spark's own per-trigger profile)."""
+    keys: dict[str, list[float]] = {}
+    for p in progress[skip:]:
+        for k, v in (p["durationMs"] or {}).items():
+            keys.setdefault(k, []).append(float(v))
+    return {
+        k: {"p50": statistics.median(v), "p95": sorted(v)[max(0, int(0.95 * len(v)) - 1)]}
+        for k, v in sorted(keys.items())
+    }
 
 
 def warm_up(spark) -> None:
@@ -156,7 +184,7 @@ def steady(spark, broker, tmp: Path, rate: int, seconds: float) -> dict[str, Any
 
     feeder = threading.Thread(target=feed, daemon=True)
     feeder.start()
-    handler = run_query(
+    handler, progress = run_query(
         spark, broker, topic, tmp, available_now=False, max_offsets=100_000, stop_after=seconds
     )
     stop.set()
@@ -168,17 +196,30 @@ def steady(spark, broker, tmp: Path, rate: int, seconds: float) -> dict[str, Any
         "p50_ms": round(1000 * statistics.median(durations), 1),
         "p95_ms": round(1000 * durations[max(0, int(0.95 * len(durations)) - 1)], 1),
         "max_ms": round(1000 * durations[-1], 1),
+        "paths": {p: handler.paths[3:].count(p) for p in sorted(set(handler.paths[3:]))},
+        "duration_ms_breakdown": duration_breakdown(progress, 3),
+        "load1_after": round(os.getloadavg()[0], 2),
     }
 
 
-def backlog(spark, broker, tmp: Path, n: int, per_batch: int) -> tuple[dict[str, Any], list[bytes]]:
-    topic = broker.create_topic("bench-backlog", 4)
+def backlog(
+    spark, broker, tmp: Path, n: int, per_batch: int, driver_max_offsets: int = 1_000_000
+) -> tuple[dict[str, Any], list[bytes]]:
+    topic = broker.create_topic(f"bench-backlog-{driver_max_offsets}", 4)
     lines = sim_lines(n, seed=3)
     t0 = time.perf_counter()
     produce(broker.bootstrap_servers, topic, lines)
     produce_s = time.perf_counter() - t0
     t0 = time.perf_counter()
-    handler = run_query(spark, broker, topic, tmp, available_now=True, max_offsets=per_batch)
+    handler, _ = run_query(
+        spark,
+        broker,
+        topic,
+        tmp,
+        available_now=True,
+        max_offsets=per_batch,
+        driver_max_offsets=driver_max_offsets,
+    )
     wall = time.perf_counter() - t0
     full = [d for _, d, _ in handler.timings][: max(1, n // per_batch)]
     return {
@@ -190,6 +231,8 @@ def backlog(spark, broker, tmp: Path, n: int, per_batch: int) -> tuple[dict[str,
         "batch_seconds": [round(d, 2) for _, d, _ in handler.timings],
         "mean_full_batch_s": round(statistics.mean(full[1:] or full), 3),
         "produce_seconds": round(produce_s, 1),
+        "paths": handler.paths,
+        "load1_after": round(os.getloadavg()[0], 2),
     }, lines[:per_batch]
 
 
@@ -215,7 +258,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--backlog", type=int, default=5_000_000)
     ap.add_argument("--batch-records", type=int, default=1_000_000)
     ap.add_argument("--json", type=Path, default=ROOT / "artifacts" / "bench_processor.json")
+    ap.add_argument(
+        "--no-distributed-backlog",
+        action="store_true",
+        help="skip draining the backlog a second time on the distributed path",
+    )
     args = ap.parse_args(argv)
+    machine = machine_info()
+    load_before = os.getloadavg()
     with tempfile.TemporaryDirectory(prefix="bench-processor-") as d:
         tmp = Path(d)
         broker = KafkaBroker(data_dir=tmp / "kafka").start()
@@ -227,10 +277,22 @@ def main(argv: list[str] | None = None) -> int:
             a = steady(spark, broker, tmp, args.rate, args.steady_seconds)
             b, first_batch = backlog(spark, broker, tmp, args.backlog, args.batch_records)
             c = reference_ratio(first_batch, b["mean_full_batch_s"])
+            dist = None
+            if not args.no_distributed_backlog:
+                dist, _ = backlog(spark, broker, tmp, args.backlog, args.batch_records, 0)
         finally:
             spark.stop()
             broker.stop()
-    report = {"steady": a, "backlog": b, "reference": c}
+    report = {
+        "benchmark": "processor",
+        "machine": machine,
+        "load_average_before": [round(x, 2) for x in load_before],
+        "load_average_after": [round(x, 2) for x in os.getloadavg()],
+        "steady": a,
+        "backlog": b,
+        "backlog_distributed": dist,
+        "reference": c,
+    }
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(report, indent=2) + "\n")
     rows = [
@@ -247,6 +309,19 @@ def main(argv: list[str] | None = None) -> int:
             f"{c['spark_over_reference']}x ({c['spark_batch_s']} s vs {c['reference_s']} s)",
         ),
     ]
+    if dist is not None:
+        rows.append(
+            (
+                "(b') the same backlog, every batch on the distributed path",
+                f"{dist['sustained_records_per_s']:,} records/s ({dist['drain_seconds']} s)",
+            )
+        )
+    rows.append(
+        (
+            "load average before / after",
+            f"{report['load_average_before']} / {report['load_average_after']}",
+        )
+    )
     width = max(len(r[0]) for r in rows)
     for name, value in rows:
         print(f"{name:<{width}}  {value}")

@@ -87,7 +87,7 @@ def test_100k_malformed_lines_are_counted_and_every_valid_line_arrives(
     produce(kafka_broker.bootstrap_servers, topic, values, [i % 2 for i in range(len(values))])
     per_batch = len(values) // 3 + 1
     qid, messages, batches, metrics = run_stream(
-        spark, kafka_broker, topic, tmp_path / "cp", per_batch
+        spark, kafka_broker, topic, tmp_path / "cp", per_batch, "distributed"
     )
     # The valid lines come in random orbit order, unlike a DAQ's: every hit must arrive once,
     # while orbit-level quantities may see an orbit closed twice (see event building).

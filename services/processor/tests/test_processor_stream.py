@@ -13,6 +13,7 @@ import json
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+import pytest
 from pyspark.sql import SparkSession
 
 from devstack.kafka import KafkaBroker
@@ -46,9 +47,12 @@ def run_stream(
     hits_topic: str,
     checkpoint: Path,
     max_offsets: int,
+    path: str = "driver",
 ) -> tuple[str, list[dict], dict[int, tuple[dict[int, int], dict[int, int]]], ProcessorMetrics]:
     """Process everything in `hits_topic` (availableNow); return query id, the published
-    messages and each batch's offsets."""
+    messages and each batch's offsets. ``path``: "driver" (the default switch: every batch
+    is small enough for the driver) or "distributed" (--driver-max-offsets 0: every batch
+    with records runs on the executors)."""
     results = hits_topic + "-results"
     ensure_topic(broker.bootstrap_servers, results, create=True)
     metrics = ProcessorMetrics()
@@ -62,6 +66,7 @@ def run_stream(
         starting_offsets="earliest",
         max_offsets_per_trigger=max_offsets,
         available_now=True,
+        driver_max_offsets=0 if path == "distributed" else 1_000_000,
     )
     query = start_query(spark, settings, handler)
     query.awaitTermination(300)
@@ -72,6 +77,10 @@ def run_stream(
     batches = batch_offsets(progress)
     messages = [json.loads(v) for *_, v, _ts in read_all(broker.bootstrap_servers, results)]
     assert consumer_lag(progress[-1].sources) == 0
+    if path == "driver":
+        assert set(handler.paths) == {"driver"}
+    else:
+        assert set(handler.paths) == {"distributed"}
     return str(query.id), messages, batches, metrics
 
 
@@ -121,7 +130,9 @@ def check_against_reference(
     return messages
 
 
+@pytest.mark.parametrize("path", ["driver", "distributed"])
 def test_real_sample_stream(
+    path: str,
     spark: SparkSession,
     kafka_broker: KafkaBroker,
     make_topic: Callable[..., str],
@@ -132,7 +143,9 @@ def test_real_sample_stream(
     lines = SAMPLE.read_bytes().splitlines()
     topic = make_topic(partitions=2)
     produce(kafka_broker.bootstrap_servers, topic, lines, [i % 2 for i in range(len(lines))])
-    qid, messages, batches, metrics = run_stream(spark, kafka_broker, topic, tmp_path / "cp", 200)
+    qid, messages, batches, metrics = run_stream(
+        spark, kafka_broker, topic, tmp_path / "cp", 200, path
+    )
     check_against_reference(kafka_broker, topic, qid, messages, batches, tmp_path / "cp")
     assert len(messages) == 3
     newest = max(messages, key=lambda m: m["batch_id"])
@@ -142,7 +155,9 @@ def test_real_sample_stream(
     assert metrics.spark_jobs._value.get() == 1  # one Spark job per batch
 
 
+@pytest.mark.parametrize("path", ["driver", "distributed"])
 def test_simulator_stream(
+    path: str,
     spark: SparkSession,
     kafka_broker: KafkaBroker,
     make_topic: Callable[..., str],
@@ -156,7 +171,7 @@ def test_simulator_stream(
     values = [b"\n".join(lines[i : i + 10]) for i in range(0, len(lines), 10)]
     topic = make_topic(partitions=4)
     produce(kafka_broker.bootstrap_servers, topic, values, [i % 4 for i in range(len(values))])
-    qid, messages, batches, _ = run_stream(spark, kafka_broker, topic, tmp_path / "cp", 200)
+    qid, messages, batches, _ = run_stream(spark, kafka_broker, topic, tmp_path / "cp", 200, path)
     check_against_reference(kafka_broker, topic, qid, messages, batches, tmp_path / "cp")
     assert len(messages) >= 3
     assert sum(m["scintillator_orbits"] for m in messages) >= 5
@@ -194,7 +209,9 @@ ADVERSARIAL: Sequence[tuple[int, bytes]] = [
 ]
 
 
+@pytest.mark.parametrize("path", ["driver", "distributed"])
 def test_adversarial_stream(
+    path: str,
     spark: SparkSession,
     kafka_broker: KafkaBroker,
     make_topic: Callable[..., str],
@@ -203,7 +220,9 @@ def test_adversarial_stream(
     topic = make_topic(partitions=2)
     parts, values = zip(*ADVERSARIAL, strict=True)
     produce(kafka_broker.bootstrap_servers, topic, values, parts)
-    qid, messages, batches, metrics = run_stream(spark, kafka_broker, topic, tmp_path / "cp", 3)
+    qid, messages, batches, metrics = run_stream(
+        spark, kafka_broker, topic, tmp_path / "cp", 3, path
+    )
     # Three records per batch, and the stream writes FPGA 0 hits of ORBIT_HI after that FPGA
     # reset to 620000, which no DAQ does: that orbit is closed twice. Every hit is still
     # counted exactly once (test_processor_events covers the orbit-level sums on this stream

@@ -35,10 +35,14 @@ from dataclasses import dataclass, field
 import numpy as np
 
 WATERMARK_FPGAS = (0, 1)
-RESET_GAP = 1 << 20
-"""Orbits (~93 s): a drop larger than this in one FPGA's orbit counter is a counter reset.
-Far above a batch's orbit span (1-5 s is 11-56 k orbits), far below the reset seen in the real
-data (3,387,201,636 -> 616,958)."""
+RESET_GAP = 1 << 23
+"""Orbits (~12.5 min of detector time): a drop larger than this in one FPGA's orbit counter is
+a counter reset. It must exceed the detector time one batch spans, or the batch's older orbits
+look neither passed nor pre-reset and are carried until the timeout: a batch of 1M records
+(a backlog, or a stream that fell behind) spans ~200 s of detector time, which with 2^20
+(~93 s) carried half of its hits and collapsed throughput above ~170k records/s. The batch
+bounds keep a batch below ~1.6M records (~5.5 min); still far below the reset seen in the
+real data (3,387,201,636 -> 616,958)."""
 
 CARRY_FIELDS = ("fpga", "channel", "orbit", "bx", "tdc", "since_ms")
 

@@ -21,6 +21,7 @@ two), following detector.md: bins are ``[low, high)``, index ``searchsorted(edge
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
@@ -205,15 +206,6 @@ def _part_counts(out: Rows, part: int, t: pa.Table, binning: Binning, rule: Batc
     def opt(value: pa.Scalar) -> int | None:
         return None if value is None or not value.is_valid else int(value.as_py())
 
-    out.add(
-        part,
-        KIND_INPUT,
-        np.zeros(1),
-        np.zeros(1),
-        np.array([int(is_record.sum())]),
-        malformed=int(is_malformed.sum()),
-        ts=(opt(pc.min(ts)), opt(pc.max(ts)), opt(pc.max(bts))),
-    )
     head = _long(t, "head")
     hit = is_record & (head == HIT_HEAD)
     h = t.filter(pa.array(hit))
@@ -221,8 +213,52 @@ def _part_counts(out: Rows, part: int, t: pa.Table, binning: Binning, rule: Batc
         _long(h, c) for c in ("fpga", "channel", "orbit", "bx", "kpart")
     )
     tdc = pc.fill_null(h.column("tdc"), 0.0).to_numpy().astype(np.float64, copy=False)
-    new = Carry(fpga, channel, orbit, bx, tdc, np.full(len(orbit), _NOT_CARRIED))
-    marks, partial = local_watermarks(rule.state.watermarks, kpart, fpga, orbit)
+    records = BatchRecords(
+        rows=int(is_record.sum()),
+        malformed=int(is_malformed.sum()),
+        ts=(opt(pc.min(ts)), opt(pc.max(ts)), opt(pc.max(bts))),
+        hits=new_hits(fpga, channel, orbit, bx, tdc),
+        kpart=kpart,
+    )
+    record_counts(out, part, records, binning, rule)
+
+
+@dataclass(frozen=True)
+class BatchRecords:
+    """What the kernel needs of a batch (or one partition of it): the parsed-row and malformed
+    counts, the (min ts, max ts, batch ts) span, and the HEAD == 2 hits with their Kafka
+    partition. Both the per-partition mapInArrow function and the driver path build one."""
+
+    rows: int
+    malformed: int
+    ts: tuple[int | None, int | None, int | None]
+    hits: Carry
+    kpart: np.ndarray
+
+
+def new_hits(
+    fpga: np.ndarray, channel: np.ndarray, orbit: np.ndarray, bx: np.ndarray, tdc: np.ndarray
+) -> Carry:
+    """This batch's hits as a Carry that no earlier batch carried."""
+    return Carry(fpga, channel, orbit, bx, tdc, np.full(len(orbit), _NOT_CARRIED))
+
+
+def record_counts(
+    out: Rows, part: int, records: BatchRecords, binning: Binning, rule: BatchRule
+) -> None:
+    """The partial counts of ``records`` (whole orbits) with the carried state of ``rule``."""
+    out.add(
+        part,
+        KIND_INPUT,
+        np.zeros(1),
+        np.zeros(1),
+        np.array([records.rows]),
+        malformed=records.malformed,
+        ts=records.ts,
+    )
+    new = records.hits
+    fpga, orbit = new.fpga, new.orbit
+    marks, partial = local_watermarks(rule.state.watermarks, records.kpart, fpga, orbit)
     for (kp, f), (plain, reset) in sorted(partial.items()):
         for b, value in ((0, plain), (1, reset)):
             if value is not None:

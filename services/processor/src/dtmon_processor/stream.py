@@ -1,7 +1,9 @@
 """The streaming query: Kafka `dt-hits` -> one v1 message per micro-batch on `dt-results`.
 
 foreachBatch runs, per micro-batch: the event-building state of the previous batch read from
-the checkpoint (eventstore.py), one Spark job (compute.py), the new state written back,
+the checkpoint (eventstore.py), one Spark job (on the driver path, driverbatch.py, for a batch
+of at most ``driver_max_offsets`` records, else the distributed path, compute.py; the offset
+log says how many records a batch holds before it runs), the new state written back,
 message assembly and contract validation on the driver, then a flushed, idempotent
 publication keyed by the batch id. Spark commits the batch to the checkpoint only after that,
 which gives the exactly-once accounting (see publish.py). Consumer lag is
@@ -24,9 +26,11 @@ from pyspark.sql.streaming import StreamingQuery
 from dtmon_common.kafka_security import KafkaSecurity
 from dtmon_processor.assemble import build_message, encode
 from dtmon_processor.compute import JobCounter, compute_batch
+from dtmon_processor.driverbatch import driver_batch
 from dtmon_processor.events import BatchRule
-from dtmon_processor.eventstore import CheckpointEventStore, local_path
+from dtmon_processor.eventstore import CheckpointEventStore
 from dtmon_processor.metrics import ProcessorMetrics
+from dtmon_processor.offsetlog import OffsetEntry, batch_records, read_entry, read_initial
 from dtmon_processor.publish import ResultsPublisher
 from dtmon_processor.tick import IdleTicker
 from dtmon_processor.transform import lines_from_values
@@ -47,7 +51,27 @@ class StreamSettings:
     available_now: bool = False
     event_timeout_seconds: float = 10.0
     kafka_security: KafkaSecurity = field(default_factory=KafkaSecurity)
+    driver_max_offsets: int = 1_000_000
+    max_batch_bytes: int = 128 * 1024 * 1024
+    max_message_bytes: int = 8 * 1024
 
+
+def batch_offset_limit(s: StreamSettings) -> int | None:
+    """maxOffsetsPerTrigger for the Kafka source: the record bound, and the byte bound.
+
+    Spark's Kafka source only bounds a batch by records (Kafka messages); a message may pack
+    many CSV lines, so a record bound alone lets a packed backlog make a batch of gigabytes.
+    Bounding by records also by ``max_batch_bytes // max_message_bytes`` caps a batch at
+    ``max_batch_bytes`` as long as no message is larger than ``max_message_bytes`` (the
+    handler warns when one is)."""
+    by_bytes = max(1, s.max_batch_bytes // s.max_message_bytes)
+    if s.max_offsets_per_trigger:
+        return min(s.max_offsets_per_trigger, by_bytes)
+    return by_bytes
+
+
+FETCH_MAX_WAIT_MS = 10
+"""The Kafka consumer's longest wait for data in one fetch (see kafka_stream)."""
 
 QUERY_NAME = "dtmon-processor"
 """The streaming query's name in the Spark UI."""
@@ -66,11 +90,14 @@ def kafka_stream(spark: SparkSession, s: StreamSettings) -> DataFrame:
         # the query stalls and resumes when the broker is back.
         .option("fetchOffset.numRetries", "1000000")
         .option("fetchOffset.retryIntervalMs", "1000")
+        # The broker holds a fetch up to fetch.max.wait.ms (500 ms) when it has too little
+        # data; Spark's consumer hits that at the end of a partition's range, so each task
+        # of a small batch waited ~0.5 s (measured: reading 1,000 records 1.2 s -> 0.3 s).
+        .option("kafka.fetch.max.wait.ms", str(FETCH_MAX_WAIT_MS))
     )
     for key, value in s.kafka_security.jvm().items():
         reader = reader.option(f"kafka.{key}", value)
-    if s.max_offsets_per_trigger:
-        reader = reader.option("maxOffsetsPerTrigger", str(s.max_offsets_per_trigger))
+    reader = reader.option("maxOffsetsPerTrigger", str(batch_offset_limit(s)))
     return reader.load().select(
         "value", "timestamp", "partition", F.current_timestamp().alias("batch_ts")
     )
@@ -94,6 +121,9 @@ class BatchHandler:
         self.checkpoint_location: str | None = None
         self.event_timeout_ms: int | None = 10_000
         self.ticker: IdleTicker | None = None  # set by start_query for a processing-time query
+        self.driver_max_offsets = 1_000_000
+        self.max_message_bytes: int | None = None
+        self.paths: list[str] = []  # "driver" / "distributed" per batch, for tests and benches
         self._events: CheckpointEventStore | None = None
 
     def __call__(self, df: DataFrame, batch_id: int) -> None:
@@ -101,16 +131,32 @@ class BatchHandler:
         if self.ticker is not None:
             self.ticker.batch_started()
         counter = JobCounter(self.spark, f"dtmon-batch-{self._query_id()}-{batch_id}")
-        lines = lines_from_values(df, batch_ts_col="batch_ts", partition_col="partition")
         events = self._event_store()
-        batch_ts = self._offset_log_timestamp(batch_id)
+        entry, records = self._offset_entry(batch_id)
+        batch_ts = entry.timestamp_ms
         rule = BatchRule(
             state=events.load(batch_id),
             batch_ts_ms=batch_ts,
             timeout_ms=self.event_timeout_ms,
             flush=False,
         )
-        counts, state = compute_batch(lines, self.binning, rule)
+        if records is not None and records <= self.driver_max_offsets:
+            path = "driver"
+            done = driver_batch(df, self.binning, rule)
+            counts, state = done.counts, done.state
+            if self.max_message_bytes and done.max_value_bytes > self.max_message_bytes:
+                log.warning(
+                    "batch %d holds a %d-byte Kafka message, above --max-message-bytes %d: "
+                    "the batch byte bound does not hold for such messages",
+                    batch_id,
+                    done.max_value_bytes,
+                    self.max_message_bytes,
+                )
+        else:
+            path = "distributed"
+            lines = lines_from_values(df, batch_ts_col="batch_ts", partition_col="partition")
+            counts, state = compute_batch(lines, self.binning, rule)
+        self.paths.append(path)
         jobs = counter.jobs()
         counter.clear()
         counts.batch_ts = batch_ts
@@ -135,12 +181,13 @@ class BatchHandler:
             jobs=jobs,
         )
         log.info(
-            "batch %d: %d rows, %d hits, %d malformed, %.0f ms",
+            "batch %d: %d rows, %d hits, %d malformed, %.0f ms, %s path",
             batch_id,
             counts.rows,
             message["hits"],
             counts.malformed,
             seconds * 1000,
+            path,
             extra={"batch_id": batch_id, "spark_jobs": jobs},
         )
 
@@ -163,27 +210,19 @@ class BatchHandler:
             raise RuntimeError(f"no query id in {self.checkpoint_location}/metadata")
         return self.query_id
 
-    def _offset_log_timestamp(self, batch_id: int) -> int:
-        """The batch timestamp Spark wrote to <checkpoint>/offsets/<batch_id> (line 2 holds
-        {"batchWatermarkMs":..,"batchTimestampMs":..}); read through Hadoop so s3a works."""
+    def _offset_entry(self, batch_id: int) -> tuple[OffsetEntry, int | None]:
+        """This batch's offset-log entry and its record count (None when its start is not
+        known: an entry no longer kept, or a first batch without the source's start file)."""
         if self.checkpoint_location is None:
             raise RuntimeError("BatchHandler.checkpoint_location must be set")
-        local = local_path(self.checkpoint_location)
-        if local is not None:  # no py4j round trips for a local checkpoint (every batch)
-            lines = (local / "offsets" / str(batch_id)).read_text(encoding="utf-8").splitlines()
-            return int(json.loads(lines[1])["batchTimestampMs"])
-        jvm = self.spark.sparkContext._jvm  # type: ignore[attr-defined]
-        hconf = self.spark.sparkContext._jsc.hadoopConfiguration()  # type: ignore[attr-defined]
-        path = jvm.org.apache.hadoop.fs.Path(f"{self.checkpoint_location}/offsets/{batch_id}")
-        fs = path.getFileSystem(hconf)
-        stream = fs.open(path)
-        try:
-            reader = jvm.java.io.BufferedReader(jvm.java.io.InputStreamReader(stream, "UTF-8"))
-            reader.readLine()  # version line, e.g. "v1"
-            meta = json.loads(reader.readLine())
-        finally:
-            stream.close()
-        return int(meta["batchTimestampMs"])
+        entry = read_entry(self.spark, self.checkpoint_location, batch_id)
+        if entry is None:
+            raise RuntimeError(f"no offset-log entry for batch {batch_id}")
+        if batch_id == 0:
+            previous = read_initial(self.spark, self.checkpoint_location)
+        else:
+            previous = read_entry(self.spark, self.checkpoint_location, batch_id - 1)
+        return entry, batch_records(entry, previous)
 
 
 def consumer_lag(sources: Any) -> int | None:
@@ -240,6 +279,8 @@ def start_query(
     """Start the streaming query; the handler learns its (checkpoint-stable) query id."""
     handler.checkpoint_location = settings.checkpoint_location
     handler.event_timeout_ms = round(settings.event_timeout_seconds * 1000)
+    handler.driver_max_offsets = settings.driver_max_offsets
+    handler.max_message_bytes = settings.max_message_bytes
     writer = (
         kafka_stream(spark, settings)
         .writeStream.queryName(QUERY_NAME)

@@ -67,6 +67,29 @@ RUN = Command(
                     default=1_000_000,
                     **_positive,
                 ),
+                Option(
+                    "--max-batch-bytes",
+                    "upper bound of a micro-batch's bytes: the records per batch are also "
+                    "bounded by max-batch-bytes / max-message-bytes",
+                    default=128 * 1024 * 1024,
+                    minimum=1024,
+                    type=int,
+                ),
+                Option(
+                    "--max-message-bytes",
+                    "largest Kafka message expected on the hits topic (the byte bound assumes "
+                    "it; a larger one is logged)",
+                    default=8 * 1024,
+                    **_positive,
+                ),
+                Option(
+                    "--driver-max-offsets",
+                    "a micro-batch of at most this many Kafka records is computed on the driver "
+                    "(one JVM job, no Python worker, no shuffle); a larger one on the executors",
+                    default=1_000_000,
+                    minimum=0,
+                    type=int,
+                ),
                 TRIGGER_SECONDS,
                 Option(
                     "--available-now",
