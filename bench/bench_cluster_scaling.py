@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import sys
 import time
 from dataclasses import dataclass
@@ -173,12 +174,26 @@ def table(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def write(path: Path, report: dict[str, Any], filled: dict[int, Filled], t0: float) -> None:
+    """After every configuration: an interrupted sweep keeps what it measured."""
+    report["loadavg_after"] = [round(x, 2) for x in os.getloadavg()]
+    report["sweep_seconds"] = round(time.monotonic() - t0)
+    report["fills"] = {str(p): vars(f) for p, f in filled.items()}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(report, indent=2) + "\n")
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     ap.add_argument("--executors", default="1,2,3", help="executor counts to run")
     ap.add_argument("--partitions-per-executor", default="1,3")
+    ap.add_argument(
+        "--configs",
+        default="",
+        help="EXP,...: run these (executors x partitions per executor) in this order instead",
+    )
     ap.add_argument("--records", type=int, default=1_200_000, help="backlog per topic")
     ap.add_argument("--per-trigger", type=int, default=200_000, help="maxOffsetsPerTrigger")
     ap.add_argument("--timeout", type=float, default=600, help="seconds per drain")
@@ -186,11 +201,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-restore", action="store_true", help="leave the release as it ends")
     args = ap.parse_args(argv)
     release.cluster_ready()
-    configs = [
-        Config(int(e), int(p))
-        for e in args.executors.split(",")
-        for p in args.partitions_per_executor.split(",")
-    ]
+    if args.configs:
+        configs = [Config(*map(int, c.split("x"))) for c in args.configs.split(",")]
+    else:
+        configs = [
+            Config(int(e), int(p))
+            for e in args.executors.split(",")
+            for p in args.partitions_per_executor.split(",")
+        ]
+    # A `timeout` or Ctrl-C still writes what was measured (the finally below).
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     run = time.strftime("b%H%M%S")
     report: dict[str, Any] = {
         "machine": machine_info(),
@@ -226,12 +246,9 @@ def main(argv: list[str] | None = None) -> int:
                 }
                 print(f"  FAILED: {str(exc)[:500]}\n{kube.diagnostics()[-3000:]}", flush=True)
             report["configs"].append(row)
+            write(args.json, report, filled, t_start)
     finally:
-        report["loadavg_after"] = [round(x, 2) for x in os.getloadavg()]
-        report["sweep_seconds"] = round(time.monotonic() - t_start)
-        report["fills"] = {str(p): vars(f) for p, f in filled.items()}
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(report, indent=2) + "\n")
+        write(args.json, report, filled, t_start)
         if not args.no_restore:
             kube.script("deploy.sh", timeout=1500)
     m = report["machine"]
