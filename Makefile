@@ -27,7 +27,7 @@ KAFKA_STAMP  := $(DTMON_KAFKA_LIBS)/.stamp
 SPARK_STAMP  := $(DTMON_SPARK_JARS_DIR)/.stamp
 SYS_STAMP    := $(CACHE)/.system-deps
 
-.PHONY: help setup venv kafka-jars spark-jars tools grafana-schema system-deps run kafka test lint fmt docs bench clean s3a-jars \
+.PHONY: help setup venv kafka-jars spark-jars tools grafana-schema system-deps run kafka test lint fmt docs bench bench-cluster clean s3a-jars \
         cluster-deps cluster-binaries cluster-up images deploy cluster-down
 
 help: ## list the targets
@@ -170,7 +170,12 @@ fmt: venv ## apply ruff fixes and formatting
 
 bench: setup tools ## run the benchmarks; table on stdout, JSON in .cache/bench/
 	@mkdir -p $(CACHE)/bench
-	@for b in bench/bench_*.py; do echo "==> $$b"; python $$b --json $(CACHE)/bench/$$(basename $$b .py).json; done
+	@for b in $(filter-out bench/bench_cluster_%,$(sort $(wildcard bench/bench_*.py))); do \
+	  echo "==> $$b"; python $$b --json $(CACHE)/bench/$$(basename $$b .py).json; done
+
+bench-cluster: venv tools ## processor drain rate vs Spark executors on the local cluster (needs `make cluster-up images deploy`)
+	@mkdir -p $(CACHE)/bench
+	@python bench/bench_cluster_scaling.py --json $(CACHE)/bench/bench_cluster_scaling.json $(ARGS)
 
 clean: ## remove every installed or generated file (.venv, .cache)
 	rm -rf .venv .cache artifacts
