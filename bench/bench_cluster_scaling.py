@@ -4,7 +4,7 @@
 Needs the cluster up with the chart deployed (`make cluster-up images deploy`). For each
 configuration (executors E, Kafka partitions P of the hits topic):
 
-1. fill: a new hits topic `dt-hits-<run>-p<P>` with P partitions (the chart's broker creates
+1. fill: a new hits topic `dt-hits-<run>-p<P>-<n>` with P partitions (the chart's broker creates
    it, and the users' ACLs for it, when it restarts with the new values), the processor off,
    the chart's producer unthrottled (`producer.rate=0`) with `producer.maxRecords=N`; when
    its run ends the Deployment is scaled to 0. A topic already filled for the same P in this
@@ -69,8 +69,9 @@ class Filled:
     seconds: float
 
 
-def fill(run: str, partitions: int, records: int) -> Filled:
-    topic = f"dt-hits-{run}-p{partitions}"
+def fill(run: str, partitions: int, records: int, attempt: int) -> Filled:
+    """A new topic every time: a failed fill's records must not join the next backlog."""
+    topic = f"dt-hits-{run}-p{partitions}-{attempt}"
     topics = {"topics.hits.name": topic, "topics.hits.partitions": partitions}
     # The broker restarts with the new topic first: a producer started against the old
     # broker would meet a topic and ACLs that do not exist yet.
@@ -222,13 +223,15 @@ def main(argv: list[str] | None = None) -> int:
     }
     filled: dict[int, Filled] = {}
     failed = False
+    attempts = 0
     t_start = time.monotonic()
     try:
         for cfg in configs:
             print(f"==> {cfg.name}: {cfg.executors} executor(s), {cfg.partitions} partition(s)")
             try:
                 if cfg.partitions not in filled:
-                    filled[cfg.partitions] = fill(run, cfg.partitions, args.records)
+                    attempts += 1
+                    filled[cfg.partitions] = fill(run, cfg.partitions, args.records, attempts)
                 row = drain_backlog(
                     cfg, run, filled[cfg.partitions], args.per_trigger, args.timeout
                 )

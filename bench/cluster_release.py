@@ -84,12 +84,14 @@ def wait_producer_done(topic: str, timeout: float = 900) -> FillResult:
             before = status.get("lastState", {}).get("terminated")
             if (now or {}).get("exitCode") == 0 or (before or {}).get("exitCode") == 0:
                 name = pod["metadata"]["name"]
-                logs = kube.kubectl(
-                    "-n", kube.NAMESPACE, "logs", name, *(["--previous"] if not now else []),
-                    check=False,
-                ).stdout  # fmt: skip
+                # The container may have restarted since the status was read: the first run's
+                # summary is in the previous container's log then, else in the current one.
+                logs = [
+                    kube.kubectl("-n", kube.NAMESPACE, "logs", name, *flag, check=False).stdout
+                    for flag in (["--previous"], [])
+                ]
                 kube.kubectl("-n", kube.NAMESPACE, "scale", "deploy/dtmon-producer", "--replicas=0")
-                return _summary(logs, name)
+                return _summary("\n".join(logs), name)
         time.sleep(1)
     raise TimeoutError(f"the producer did not finish filling {topic} in {timeout:.0f} s")
 
