@@ -11,13 +11,14 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
+from dtmon_common.options.processor import RUN
 from dtmon_processor.assemble import build_message
 from dtmon_processor.driverbatch import count_table, joined_text
 from dtmon_processor.events import BatchRule, EventState
 from dtmon_processor.offsetlog import batch_records, parse_entry, read_entry, read_initial
 from dtmon_processor.stream import StreamSettings, batch_offset_limit
 from minidt.binning import DEFAULT_BINNING
-from minidt.codecs import CSV_HEADER, parse_csv
+from minidt.codecs import CSV_HEADER, decode_words, format_csv_lines, parse_csv
 from minidt.reference import compute_quantities
 from services.processor.tests.processor_helpers import SAMPLE, summed
 from services.processor.tests.test_processor_stream import ADVERSARIAL
@@ -110,7 +111,10 @@ def test_first_batch_starts_at_the_source_start_file(tmp_path: Path) -> None:
 
 def test_batch_byte_bound_limits_the_records_per_trigger() -> None:
     base = StreamSettings("b", "h", "r", "/cp")
-    assert batch_offset_limit(base) == (128 * 1024 * 1024) // (8 * 1024)
+    assert batch_offset_limit(base) == min(
+        base.max_offsets_per_trigger or base.max_batch_bytes,
+        base.max_batch_bytes // base.max_message_bytes,
+    )
     small = StreamSettings("b", "h", "r", "/cp", max_offsets_per_trigger=1000)
     assert batch_offset_limit(small) == 1000
     packed = StreamSettings(
@@ -124,3 +128,16 @@ def test_batch_byte_bound_limits_the_records_per_trigger() -> None:
     )
     assert batch_offset_limit(packed) == 250
     assert np.int64(batch_offset_limit(packed)) * 4000 <= 10**6
+
+
+def test_default_message_bound_fits_the_largest_one_record_message() -> None:
+    """The producer's default message is one CSV record; the largest the readout's word can
+    give must fit the default, or every such message would be logged as oversized."""
+    largest = decode_words(np.array([np.iinfo(np.uint64).max], dtype=np.uint64))
+    line = format_csv_lines(largest)[0] + "\n"
+    assert len(line.encode()) <= StreamSettings("b", "h", "r", "/cp").max_message_bytes
+    # so with one record per message the record bound, not the byte bound, sizes a batch
+    assert (
+        RUN.option("--max-batch-bytes").default // RUN.option("--max-message-bytes").default
+        >= RUN.option("--max-offsets-per-trigger").default
+    )

@@ -111,6 +111,12 @@ def _topics(cfg: StackConfig, command: Command) -> tuple[str, ...]:
     return tuple(x for topic in sorted(command.topics) for x in flags[topic])
 
 
+def max_message_bytes(records_per_message: int) -> int:
+    """The processor's --max-message-bytes for the producer's packing: the default fits one
+    record, and the processor's batch byte bound holds only while no message is larger."""
+    return int(PROCESSOR_RUN.option("--max-message-bytes").default) * records_per_message
+
+
 def plan(cfg: StackConfig) -> list[Service]:
     """The services in start order: broker (+ topics), processor and API, producer.
 
@@ -165,6 +171,8 @@ def plan(cfg: StackConfig) -> list[Service]:
                 *_topics(cfg, PROCESSOR_RUN),
                 "--trigger-seconds",
                 f"{cfg.trigger_seconds:g}",
+                "--max-message-bytes",
+                str(max_message_bytes(cfg.records_per_message)),
                 *signing,
                 "--checkpoint-location",
                 str(cfg.data_dir / "checkpoints" / "processor"),

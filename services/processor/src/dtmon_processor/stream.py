@@ -24,6 +24,7 @@ from pyspark.sql import functions as F
 from pyspark.sql.streaming import StreamingQuery
 
 from dtmon_common.kafka_security import KafkaSecurity
+from dtmon_common.options.processor import RUN
 from dtmon_processor.assemble import build_message, encode
 from dtmon_processor.compute import JobCounter, compute_batch
 from dtmon_processor.driverbatch import driver_batch
@@ -39,6 +40,9 @@ from minidt.binning import DEFAULT_BINNING, Binning
 log = logging.getLogger(__name__)
 
 
+_DEFAULTS = RUN.defaults()
+
+
 @dataclass(frozen=True)
 class StreamSettings:
     bootstrap_servers: str
@@ -51,9 +55,9 @@ class StreamSettings:
     available_now: bool = False
     event_timeout_seconds: float = 10.0
     kafka_security: KafkaSecurity = field(default_factory=KafkaSecurity)
-    driver_max_offsets: int = 1_000_000
-    max_batch_bytes: int = 128 * 1024 * 1024
-    max_message_bytes: int = 8 * 1024
+    driver_max_offsets: int = _DEFAULTS["driver_max_offsets"]
+    max_batch_bytes: int = _DEFAULTS["max_batch_bytes"]
+    max_message_bytes: int = _DEFAULTS["max_message_bytes"]
 
 
 def batch_offset_limit(s: StreamSettings) -> int | None:

@@ -77,9 +77,10 @@ RUN = Command(
                 ),
                 Option(
                     "--max-message-bytes",
-                    "largest Kafka message expected on the hits topic (the byte bound assumes "
-                    "it; a larger one is logged)",
-                    default=8 * 1024,
+                    "largest Kafka message expected on the hits topic: the default fits one "
+                    "CSV record per message, raise it for packed messages (the byte bound "
+                    "assumes it; a larger one is logged)",
+                    default=128,
                     **_positive,
                 ),
                 Option(
