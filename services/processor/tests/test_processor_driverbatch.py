@@ -15,7 +15,13 @@ from dtmon_common.options.processor import RUN
 from dtmon_processor.assemble import build_message
 from dtmon_processor.driverbatch import count_table, joined_text
 from dtmon_processor.events import BatchRule, EventState
-from dtmon_processor.offsetlog import batch_records, parse_entry, read_entry, read_initial
+from dtmon_processor.offsetlog import (
+    batch_records,
+    parse_entry,
+    read_entry,
+    read_initial,
+    read_query_id,
+)
 from dtmon_processor.stream import StreamSettings, batch_offset_limit
 from minidt.binning import DEFAULT_BINNING
 from minidt.codecs import CSV_HEADER, decode_words, format_csv_lines, parse_csv
@@ -107,6 +113,9 @@ def test_first_batch_starts_at_the_source_start_file(tmp_path: Path) -> None:
     assert entry is not None and entry.timestamp_ms == 9
     assert batch_records(entry, first) == 3
     assert read_entry(None, str(tmp_path), 1) is None  # type: ignore[arg-type]
+    assert read_query_id(None, str(tmp_path)) is None  # type: ignore[arg-type]
+    (tmp_path / "metadata").write_text('{"id":"5f0c"}')
+    assert read_query_id(None, str(tmp_path)) == "5f0c"  # type: ignore[arg-type]
 
 
 def test_batch_byte_bound_limits_the_records_per_trigger() -> None:

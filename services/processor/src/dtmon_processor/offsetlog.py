@@ -42,7 +42,7 @@ def parse_entry(text: str) -> OffsetEntry:
 
 def read_entry(spark: SparkSession, checkpoint: str, batch_id: int) -> OffsetEntry | None:
     """The offset-log entry of ``batch_id``, None if it is not (or no longer) there."""
-    text = _read(spark, checkpoint, f"offsets/{batch_id}")
+    text = read_text(spark, checkpoint, f"offsets/{batch_id}")
     return None if text is None else parse_entry(text)
 
 
@@ -50,7 +50,7 @@ def read_initial(spark: SparkSession, checkpoint: str) -> OffsetEntry | None:
     """Where the query's Kafka source started (the start of batch 0), as an entry with no
     timestamp. The connector writes it to <checkpoint>/sources/0/0: a zero byte, "v1", then
     {"topic": {"partition": offset}}."""
-    text = _read(spark, checkpoint, "sources/0/0")
+    text = read_text(spark, checkpoint, "sources/0/0")
     if text is None:
         return None
     lines = [line for line in text.lstrip("\x00").splitlines() if line.startswith("{")]
@@ -59,7 +59,7 @@ def read_initial(spark: SparkSession, checkpoint: str) -> OffsetEntry | None:
     return parse_entry("v1\n" + '{"batchTimestampMs": 0}\n' + lines[0])
 
 
-def _read(spark: SparkSession, checkpoint: str, name: str) -> str | None:
+def read_text(spark: SparkSession, checkpoint: str, name: str) -> str | None:
     """A checkpoint file's text, None if absent; local files directly, others via Hadoop."""
     local = local_path(checkpoint)
     if local is not None:  # no py4j round trips for a local checkpoint (every batch)
@@ -80,6 +80,12 @@ def _read(spark: SparkSession, checkpoint: str, name: str) -> str | None:
     finally:
         stream.close()
     return "\n".join(lines)
+
+
+def read_query_id(spark: SparkSession, checkpoint: str) -> str | None:
+    """The query id in <checkpoint>/metadata ({"id": "..."}), None for a new checkpoint."""
+    text = read_text(spark, checkpoint, "metadata")
+    return None if text is None else str(json.loads(text.splitlines()[0])["id"])
 
 
 def batch_records(current: OffsetEntry, previous: OffsetEntry | None) -> int | None:

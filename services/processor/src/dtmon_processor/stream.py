@@ -31,7 +31,13 @@ from dtmon_processor.driverbatch import driver_batch
 from dtmon_processor.events import BatchRule
 from dtmon_processor.eventstore import CheckpointEventStore
 from dtmon_processor.metrics import ProcessorMetrics
-from dtmon_processor.offsetlog import OffsetEntry, batch_records, read_entry, read_initial
+from dtmon_processor.offsetlog import (
+    OffsetEntry,
+    batch_records,
+    read_entry,
+    read_initial,
+    read_query_id,
+)
 from dtmon_processor.publish import ResultsPublisher
 from dtmon_processor.tick import IdleTicker
 from dtmon_processor.transform import lines_from_values
@@ -209,7 +215,7 @@ class BatchHandler:
         if self.query_id is None:
             if self.checkpoint_location is None:
                 raise RuntimeError("BatchHandler.checkpoint_location must be set")
-            self.query_id = _checkpoint_query_id(self.spark, self.checkpoint_location)
+            self.query_id = read_query_id(self.spark, self.checkpoint_location)
         if self.query_id is None:
             raise RuntimeError(f"no query id in {self.checkpoint_location}/metadata")
         return self.query_id
@@ -305,19 +311,3 @@ def start_query(
             processingTime=f"{round(settings.trigger_seconds * 1000)} milliseconds"
         )
     return writer.start()
-
-
-def _checkpoint_query_id(spark: SparkSession, location: str) -> str | None:
-    """The id in <checkpoint>/metadata ({"id": "..."}), or None for a new checkpoint."""
-    jvm = spark.sparkContext._jvm  # type: ignore[attr-defined]
-    hconf = spark.sparkContext._jsc.hadoopConfiguration()  # type: ignore[attr-defined]
-    path = jvm.org.apache.hadoop.fs.Path(f"{location}/metadata")
-    fs = path.getFileSystem(hconf)
-    if not fs.exists(path):
-        return None
-    stream = fs.open(path)
-    try:
-        reader = jvm.java.io.BufferedReader(jvm.java.io.InputStreamReader(stream, "UTF-8"))
-        return str(json.loads(reader.readLine())["id"])
-    finally:
-        stream.close()
