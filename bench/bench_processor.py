@@ -123,8 +123,6 @@ def run_query(
         trigger_seconds=1.0,
         available_now=available_now,
         driver_max_offsets=driver_max_offsets,
-        # One CSV record per message (< 64 bytes): the byte bound lets max_offsets through.
-        max_message_bytes=64,
     )
     query = start_query(spark, settings, handler)
     if stop_after is None:
@@ -134,6 +132,8 @@ def run_query(
     progress = list(query.recentProgress)
     if stop_after is not None:
         query.stop()
+    handler.close()
+    handler.publisher.close()
     if query.exception():
         raise RuntimeError(str(query.exception()))
     return handler, progress

@@ -62,8 +62,7 @@ def test_quiet_stream_flushes_after_the_timeout(
             time.sleep(1)
     finally:
         query.stop()
-        if handler.ticker is not None:
-            handler.ticker.close()
+        handler.close()
         publisher.close()
     assert sum(m["hits"] for m in messages) == whole["hits"], "open orbits never closed"
     assert summed(messages) == whole

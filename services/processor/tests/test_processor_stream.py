@@ -13,6 +13,7 @@ import json
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+import pyarrow as pa
 import pytest
 from pyspark.sql import SparkSession
 
@@ -20,6 +21,7 @@ from devstack.kafka import KafkaBroker
 from dtmon_processor.eventstore import decode_state
 from dtmon_processor.metrics import ProcessorMetrics
 from dtmon_processor.publish import ResultsPublisher, ensure_topic
+from dtmon_processor.rangeread import Range, RangeReader, RangeUnavailable
 from dtmon_processor.stream import (
     BatchHandler,
     StreamSettings,
@@ -51,13 +53,16 @@ def run_stream(
 ) -> tuple[str, list[dict], dict[int, tuple[dict[int, int], dict[int, int]]], ProcessorMetrics]:
     """Process everything in `hits_topic` (availableNow); return query id, the published
     messages and each batch's offsets. ``path``: "driver" (the default switch: every batch
-    is small enough for the driver) or "distributed" (--driver-max-offsets 0: every batch
-    with records runs on the executors)."""
+    is small enough for the driver, which reads its range itself), "driver-spark" (the same,
+    the range read through Spark's source as when the driver's read cannot complete it) or
+    "distributed" (--driver-max-offsets 0: every batch with records runs on the executors)."""
     results = hits_topic + "-results"
     ensure_topic(broker.bootstrap_servers, results, create=True)
     metrics = ProcessorMetrics()
     publisher = ResultsPublisher(broker.bootstrap_servers, results, TEST_KEYS)
     handler = BatchHandler(spark, publisher, metrics)
+    if path == "driver-spark":
+        handler.ranges = _ThroughSpark(broker.bootstrap_servers)
     settings = StreamSettings(
         bootstrap_servers=broker.bootstrap_servers,
         hits_topic=hits_topic,
@@ -73,16 +78,27 @@ def run_stream(
     assert not query.isActive, "availableNow query did not finish"
     assert query.exception() is None, query.exception()
     publisher.close()
+    handler.close()
     progress = query.recentProgress
     batches = batch_offsets(progress)
     messages = [json.loads(v) for *_, v, _ts in read_all(broker.bootstrap_servers, results)]
     assert consumer_lag(progress[-1].sources) == 0
-    if path == "driver":
-        assert set(handler.paths) == {"driver"}
-    else:
-        assert set(handler.paths) == {"distributed"}
+    assert set(handler.paths) == {path}
     return str(query.id), messages, batches, metrics
 
+
+class _ThroughSpark(RangeReader):
+    """The driver's own read giving up on every range, as on a broker outage."""
+
+    def read(self, ranges: list[Range]) -> pa.Table:
+        raise RangeUnavailable("test: every range through Spark")
+
+
+SPARK_JOBS = {"driver": 0, "driver-spark": 1, "distributed": 1}
+"""Spark jobs per batch on each path: none when the driver reads the range itself."""
+
+PATHS = ["driver", "distributed"]
+"""The paths every stream test runs; the real sample also runs "driver-spark"."""
 
 # Quantities that count hits, not orbits: exact however the stream is ordered.
 PER_HIT_FIELDS = ("hits", "hits_per_chamber", "scintillator_hits", "occupancy")
@@ -130,7 +146,7 @@ def check_against_reference(
     return messages
 
 
-@pytest.mark.parametrize("path", ["driver", "distributed"])
+@pytest.mark.parametrize("path", list(SPARK_JOBS))
 def test_real_sample_stream(
     path: str,
     spark: SparkSession,
@@ -152,10 +168,10 @@ def test_real_sample_stream(
     # The stream does not end, so the newest batch's open orbits wait in the checkpoint.
     assert sum(m["hits"] for m in messages) + newest["events"]["carried_out_hits"] == 248
     assert sum(m["events"]["carried_in_hits"] for m in messages) > 0
-    assert metrics.spark_jobs._value.get() == 1  # one Spark job per batch
+    assert metrics.spark_jobs._value.get() == SPARK_JOBS[path]
 
 
-@pytest.mark.parametrize("path", ["driver", "distributed"])
+@pytest.mark.parametrize("path", PATHS)
 def test_simulator_stream(
     path: str,
     spark: SparkSession,
@@ -209,7 +225,7 @@ ADVERSARIAL: Sequence[tuple[int, bytes]] = [
 ]
 
 
-@pytest.mark.parametrize("path", ["driver", "distributed"])
+@pytest.mark.parametrize("path", PATHS)
 def test_adversarial_stream(
     path: str,
     spark: SparkSession,

@@ -182,8 +182,7 @@ def _run(args: argparse.Namespace) -> int:
         finally:
             broker.stop()
             lag.close()
-            if handler.ticker is not None:
-                handler.ticker.close()
+            handler.close()
             publisher.close()
             _stop_spark(spark)
     finally:

@@ -1,10 +1,12 @@
-"""The driver path: a micro-batch's Kafka values collected to the driver as Arrow, parsed and
-counted there by the same kernel functions as the distributed path.
+"""The driver path: a micro-batch's Kafka values on the driver as Arrow, parsed and counted
+there by the same kernel functions as the distributed path.
 
 Why: on the distributed path (Spark SQL parse, a shuffle by orbit, ``mapInArrow``) every
 micro-batch pays the shuffle and the Arrow round trip to the Python workers, 0.4-0.6 s on a
-2-core machine whatever the batch size. Here the batch is one Spark job that only reads Kafka
-and converts to Arrow in the JVM (no Python worker, no shuffle); the driver joins each Kafka
+2-core machine whatever the batch size. Here the values come from the driver's own Kafka
+consumer reading the batch's offset range (rangeread.py: no Spark job), or, when that read
+cannot complete the range, from one Spark job that only reads Kafka and converts to Arrow in
+the JVM (``collect_values``: no Python worker, no shuffle); the driver joins each Kafka
 partition's values into one text, parses it with the project's CSV grammar (minidt.codecs,
 which the Spark SQL parse replicates) and runs the kernel on the whole batch, where every
 orbit is whole by construction. Measured on 2 cores it is also the faster path for 1M-record
@@ -99,12 +101,6 @@ def batch_records(table: pa.Table) -> K.BatchRecords:
         ),
         kpart=kpart.astype(np.int64, copy=False),
     )
-
-
-def driver_batch(df: DataFrame, binning: Binning, rule: BatchRule) -> DriverBatch:
-    """One streaming batch (part 0) on the driver: counts, next state, largest value."""
-    table = collect_values(df)
-    return count_table(table, binning, rule)
 
 
 def count_table(table: pa.Table, binning: Binning, rule: BatchRule) -> DriverBatch:

@@ -18,6 +18,7 @@ from typing import Any
 from pyspark.sql import SparkSession
 
 from dtmon_processor.eventstore import local_path
+from dtmon_processor.rangeread import Range
 
 
 @dataclass(frozen=True)
@@ -86,6 +87,15 @@ def read_query_id(spark: SparkSession, checkpoint: str) -> str | None:
     """The query id in <checkpoint>/metadata ({"id": "..."}), None for a new checkpoint."""
     text = read_text(spark, checkpoint, "metadata")
     return None if text is None else str(json.loads(text.splitlines()[0])["id"])
+
+
+def offset_ranges(current: OffsetEntry, previous: OffsetEntry) -> list[Range]:
+    """What the batch between two entries reads: per partition, from the previous end offset
+    (0 for a partition new in this entry, as batch_records counts it) to this one's."""
+    return [
+        Range(topic, int(part), previous.offsets.get((topic, part), 0), end)
+        for (topic, part), end in current.offsets.items()
+    ]
 
 
 def batch_records(current: OffsetEntry, previous: OffsetEntry | None) -> int | None:

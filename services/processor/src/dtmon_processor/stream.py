@@ -1,9 +1,10 @@
 """The streaming query: Kafka `dt-hits` -> one v1 message per micro-batch on `dt-results`.
 
 foreachBatch runs, per micro-batch: the event-building state of the previous batch read from
-the checkpoint (eventstore.py), one Spark job (on the driver path, driverbatch.py, for a batch
-of at most ``driver_max_offsets`` records, else the distributed path, compute.py; the offset
-log says how many records a batch holds before it runs), the new state written back,
+the checkpoint (eventstore.py); the batch's counts, on the driver path (driverbatch.py, for a
+batch of at most ``driver_max_offsets`` records: its offset range read by the driver's own
+Kafka consumer, rangeread.py, no Spark job) or on the distributed path (compute.py, one Spark
+job); the offset log says which records a batch holds before it runs; the new state written back,
 message assembly and contract validation on the driver, then a flushed, idempotent
 publication keyed by the batch id. Spark commits the batch to the checkpoint only after that,
 which gives the exactly-once accounting (see publish.py). Consumer lag is
@@ -19,6 +20,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+import pyarrow as pa
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.streaming import StreamingQuery
@@ -27,18 +29,20 @@ from dtmon_common.kafka_security import KafkaSecurity
 from dtmon_common.options.processor import RUN
 from dtmon_processor.assemble import build_message, encode
 from dtmon_processor.compute import JobCounter, compute_batch
-from dtmon_processor.driverbatch import driver_batch
+from dtmon_processor.driverbatch import collect_values, count_table
 from dtmon_processor.events import BatchRule
 from dtmon_processor.eventstore import CheckpointEventStore
 from dtmon_processor.metrics import ProcessorMetrics
 from dtmon_processor.offsetlog import (
     OffsetEntry,
     batch_records,
+    offset_ranges,
     read_entry,
     read_initial,
     read_query_id,
 )
 from dtmon_processor.publish import ResultsPublisher
+from dtmon_processor.rangeread import RangeReader, RangeUnavailable
 from dtmon_processor.tick import IdleTicker
 from dtmon_processor.transform import lines_from_values
 from minidt.binning import DEFAULT_BINNING, Binning
@@ -133,7 +137,8 @@ class BatchHandler:
         self.ticker: IdleTicker | None = None  # set by start_query for a processing-time query
         self.driver_max_offsets = 1_000_000
         self.max_message_bytes: int | None = None
-        self.paths: list[str] = []  # "driver" / "distributed" per batch, for tests and benches
+        self.ranges: RangeReader | None = None  # the driver path's Kafka reader
+        self.paths: list[str] = []  # "driver" / "driver-spark" / "distributed" per batch
         self._events: CheckpointEventStore | None = None
 
     def __call__(self, df: DataFrame, batch_id: int) -> None:
@@ -142,7 +147,8 @@ class BatchHandler:
             self.ticker.batch_started()
         counter = JobCounter(self.spark, f"dtmon-batch-{self._query_id()}-{batch_id}")
         events = self._event_store()
-        entry, records = self._offset_entry(batch_id)
+        entry, previous = self._offset_entry(batch_id)
+        records = batch_records(entry, previous)
         batch_ts = entry.timestamp_ms
         rule = BatchRule(
             state=events.load(batch_id),
@@ -150,9 +156,9 @@ class BatchHandler:
             timeout_ms=self.event_timeout_ms,
             flush=False,
         )
-        if records is not None and records <= self.driver_max_offsets:
-            path = "driver"
-            done = driver_batch(df, self.binning, rule)
+        if previous is not None and records is not None and records <= self.driver_max_offsets:
+            path, table = self._driver_table(df, batch_id, entry, previous)
+            done = count_table(table, self.binning, rule)
             counts, state = done.counts, done.state
             if self.max_message_bytes and done.max_value_bytes > self.max_message_bytes:
                 log.warning(
@@ -220,9 +226,30 @@ class BatchHandler:
             raise RuntimeError(f"no query id in {self.checkpoint_location}/metadata")
         return self.query_id
 
-    def _offset_entry(self, batch_id: int) -> tuple[OffsetEntry, int | None]:
-        """This batch's offset-log entry and its record count (None when its start is not
-        known: an entry no longer kept, or a first batch without the source's start file)."""
+    def _driver_table(
+        self, df: DataFrame, batch_id: int, entry: OffsetEntry, previous: OffsetEntry
+    ) -> tuple[str, pa.Table]:
+        """The batch's records for the driver path: its offset range read by the driver's
+        own consumer (no Spark job), or through Spark's source when that read cannot
+        complete the range (the reason is logged)."""
+        if self.ranges is not None:
+            try:
+                return "driver", self.ranges.read(offset_ranges(entry, previous))
+            except RangeUnavailable as exc:
+                log.warning("batch %d: its Kafka range read through Spark: %s", batch_id, exc)
+        return "driver-spark", collect_values(df)
+
+    def close(self) -> None:
+        """The clients the handler keeps across batches (the publisher is its owner's)."""
+        if self.ticker is not None:
+            self.ticker.close()
+        if self.ranges is not None:
+            self.ranges.close()
+
+    def _offset_entry(self, batch_id: int) -> tuple[OffsetEntry, OffsetEntry | None]:
+        """This batch's offset-log entry and the one before it, where the batch starts (None
+        when not known: an entry no longer kept, or a first batch without the source's start
+        file)."""
         if self.checkpoint_location is None:
             raise RuntimeError("BatchHandler.checkpoint_location must be set")
         entry = read_entry(self.spark, self.checkpoint_location, batch_id)
@@ -232,7 +259,7 @@ class BatchHandler:
             previous = read_initial(self.spark, self.checkpoint_location)
         else:
             previous = read_entry(self.spark, self.checkpoint_location, batch_id - 1)
-        return entry, batch_records(entry, previous)
+        return entry, previous
 
 
 def consumer_lag(sources: Any) -> int | None:
@@ -291,6 +318,8 @@ def start_query(
     handler.event_timeout_ms = round(settings.event_timeout_seconds * 1000)
     handler.driver_max_offsets = settings.driver_max_offsets
     handler.max_message_bytes = settings.max_message_bytes
+    if handler.ranges is None:
+        handler.ranges = RangeReader(settings.bootstrap_servers, settings.kafka_security)
     writer = (
         kafka_stream(spark, settings)
         .writeStream.queryName(QUERY_NAME)

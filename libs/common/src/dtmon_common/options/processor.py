@@ -86,7 +86,8 @@ RUN = Command(
                 Option(
                     "--driver-max-offsets",
                     "a micro-batch of at most this many Kafka records is computed on the driver "
-                    "(one JVM job, no Python worker, no shuffle); a larger one on the executors",
+                    "(its offset range read by the driver's Kafka consumer: no Spark job); a "
+                    "larger one on the executors",
                     default=1_000_000,
                     minimum=0,
                     type=int,
