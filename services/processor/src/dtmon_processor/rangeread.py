@@ -70,6 +70,9 @@ class RangeReader:
             # As Spark's Java consumer reads: every record up to the end offset it planned.
             "isolation.level": "read_uncommitted",
             "fetch.wait.max.ms": FETCH_MAX_WAIT_MS,
+            # Prefetch up to a whole batch: with the default (100,000 messages) a 400,000-record
+            # read took 5.5 us a record, with this 1.0 (measured).
+            "queued.min.messages": 1_000_000,
             "logger": logging.getLogger("dtmon_processor.kafka"),
             **PROBE_CLIENT_CONFIG,
             **(security or KafkaSecurity()).librdkafka(),
@@ -89,35 +92,36 @@ class RangeReader:
             return _table(values, kparts, stamps)
         consumer = self._client()
         assignment = [TopicPartition(r.topic, p, r.start) for p, r in todo.items()]
+        # assign() alone between reads: pausing a finished partition, or unassigning after a
+        # read, made the next read of it wait ~1 s for its first fetch (measured, p95).
         consumer.assign(assignment)
-        consumer.resume(assignment)  # a partition finished (paused) in an earlier read
-        try:
-            progress_at = time.monotonic()
-            while todo:
-                messages = consumer.consume(CONSUME_BATCH, timeout=0.5)
-                if messages:
-                    progress_at = time.monotonic()
-                elif time.monotonic() - progress_at > STALL_SECONDS:
-                    left = ", ".join(f"{r.topic}[{p}] {r.start}-{r.end}" for p, r in todo.items())
-                    raise RangeUnavailable(f"no record for {STALL_SECONDS:g} s; left: {left}")
-                for m in messages:
-                    err = m.error()
-                    if err is not None:
-                        _check(err, m.topic(), m.partition())
-                        continue
-                    p = m.partition()
-                    r = todo.get(p)
-                    offset = m.offset()
-                    if r is None or offset >= r.end:
-                        continue
-                    values.append(m.value() or b"")
-                    kparts.append(p)
-                    stamps.append(m.timestamp()[1])
-                    if offset == r.end - 1:
-                        del todo[p]
-                        consumer.pause([TopicPartition(r.topic, p)])
-        finally:
-            consumer.unassign()
+        progress_at = time.monotonic()
+        left = sum(r.records for r in todo.values())
+        while todo:
+            # consume() returns when it has this many messages or at the timeout: asking
+            # for no more than are left returns as soon as the range is complete.
+            messages = consumer.consume(max(1, min(CONSUME_BATCH, left)), timeout=0.1)
+            if messages:
+                progress_at = time.monotonic()
+            elif time.monotonic() - progress_at > STALL_SECONDS:
+                where = ", ".join(f"{r.topic}[{p}] {r.start}-{r.end}" for p, r in todo.items())
+                raise RangeUnavailable(f"no record for {STALL_SECONDS:g} s; left: {where}")
+            for m in messages:
+                err = m.error()
+                if err is not None:
+                    _check(err, m.topic(), m.partition())
+                    continue
+                p = m.partition()
+                r = todo.get(p)
+                offset = m.offset()
+                if r is None or not r.start <= offset < r.end:
+                    continue
+                left -= 1
+                values.append(m.value() or b"")
+                kparts.append(p)
+                stamps.append(m.timestamp()[1])
+                if offset == r.end - 1:
+                    del todo[p]
         return _table(values, kparts, stamps)
 
     def close(self) -> None:
