@@ -139,6 +139,17 @@ def run_query(
     return handler, progress
 
 
+def phase_medians(phases: list[dict[str, float]]) -> dict[str, float]:
+    """The handler's own per-phase milliseconds (stream.Laps), p50 over batches."""
+    names = sorted({k for p in phases for k in p})
+    return {k: round(statistics.median(p.get(k, 0.0) for p in phases), 1) for k in names}
+
+
+def phase_means(phases: list[dict[str, float]]) -> dict[str, float]:
+    names = sorted({k for p in phases for k in p})
+    return {k: round(statistics.mean(p.get(k, 0.0) for p in phases), 1) for k in names}
+
+
 def duration_breakdown(progress: list[Any], skip: int) -> dict[str, dict[str, float]]:
     """p50 / p95 per durationMs key of the query progress (Spark's own per-trigger profile)."""
     keys: dict[str, list[float]] = {}
@@ -196,7 +207,8 @@ def steady(spark, broker, tmp: Path, rate: int, seconds: float) -> dict[str, Any
         "p50_ms": round(1000 * statistics.median(durations), 1),
         "p95_ms": round(1000 * durations[max(0, int(0.95 * len(durations)) - 1)], 1),
         "max_ms": round(1000 * durations[-1], 1),
-        "paths": {p: handler.paths[3:].count(p) for p in sorted(set(handler.paths[3:]))},
+        "paths": {p: list(handler.paths)[3:].count(p) for p in sorted(set(handler.paths))},
+        "phases_p50_ms": phase_medians(list(handler.phases)[3:]),
         "duration_ms_breakdown": duration_breakdown(progress, 3),
         "load1_after": round(os.getloadavg()[0], 2),
     }
@@ -231,7 +243,8 @@ def backlog(
         "batch_seconds": [round(d, 2) for _, d, _ in handler.timings],
         "mean_full_batch_s": round(statistics.mean(full[1:] or full), 3),
         "produce_seconds": round(produce_s, 1),
-        "paths": handler.paths,
+        "paths": list(handler.paths),
+        "phases_mean_ms": phase_means(list(handler.phases)[1 : max(1, n // per_batch)]),
         "load1_after": round(os.getloadavg()[0], 2),
     }, lines[:per_batch]
 
@@ -309,6 +322,13 @@ def main(argv: list[str] | None = None) -> int:
             f"{c['spark_over_reference']}x ({c['spark_batch_s']} s vs {c['reference_s']} s)",
         ),
     ]
+    for label, phases in (("(a)", a["phases_p50_ms"]), ("(b)", b["phases_mean_ms"])):
+        rows.append(
+            (
+                f"{label} handler phases, ms ({'p50' if label == '(a)' else 'mean'})",
+                ", ".join(f"{k} {v:g}" for k, v in phases.items()),
+            )
+        )
     if dist is not None:
         rows.append(
             (

@@ -12,7 +12,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
 from dtmon_processor import kernel as T
+from dtmon_processor.events import Carry
 from minidt.binning import Binning
 from minidt.contract import SCHEMA_ID, validate_message
 from minidt.detector import N_CHAMBERS
@@ -33,15 +38,31 @@ class PartCounts:
     # orbit), carried orbits taken over by partitions, hits carried out, closed-orbit segments.
     marks: dict[tuple[int, int, int], int] = field(default_factory=dict)  # (kpart, fpga, 0|1)
     absorbed: set[int] = field(default_factory=set)
-    carry_rows: list[tuple[int, int, int, int, float, int]] = field(default_factory=list)
+    carry: list[Carry] = field(default_factory=list)  # chunks, concatenated by eventstep
     spans: list[tuple[int, int]] = field(default_factory=list)
     carried_in: int = 0
     orbit_span: int = 0
 
 
+def group_batch(batch: pa.RecordBatch) -> dict[int, PartCounts]:
+    """The kernel's output table summed per part: its carried hits (up to one per record of a
+    batch that ends with many open orbits) column-wise, the few other rows by group_rows."""
+    is_carry = pc.equal(batch.column("kind"), T.KIND_CARRY)
+    parts = group_rows(batch.filter(pc.invert(is_carry)).to_pylist())
+    carry = batch.filter(is_carry)
+    part_col = carry.column("part").to_numpy(zero_copy_only=False)
+    cols = [carry.column(c).to_numpy(zero_copy_only=False) for c in T.HIT_COLUMNS]
+    for part in np.unique(part_col).tolist():
+        mine = part_col == part
+        target = parts.setdefault(int(part), PartCounts())
+        target.carry.append(Carry(*(col[mine] for col in cols)))
+    return parts
+
+
 def group_rows(rows: Iterable[Any]) -> dict[int, PartCounts]:
     """Collected partial counts of transform.aggregate_batch, summed per part."""
     parts: dict[int, PartCounts] = {}
+    carried: dict[int, list[tuple[Any, ...]]] = {}
     for r in rows:
         p = parts.setdefault(int(r["part"]), PartCounts())
         kind, n = int(r["kind"]), int(r["n"] or 0)
@@ -67,14 +88,23 @@ def group_rows(rows: Iterable[Any]) -> dict[int, PartCounts]:
         elif kind == T.KIND_ABSORBED:
             p.absorbed.add(int(r["hit_orbit"]))
         elif kind == T.KIND_CARRY:
-            p.carry_rows.append(tuple(r[c] for c in T.HIT_COLUMNS))  # type: ignore[arg-type]
+            carried.setdefault(int(r["part"]), []).append(tuple(r[c] for c in T.HIT_COLUMNS))
         elif kind == T.KIND_SPAN:
             p.spans.append((int(r["hit_orbit"]), n))
         else:
             hist = p.bins.setdefault((kind, int(r["chamber"])), {})
             b = int(r["bin"])
             hist[b] = hist.get(b, 0) + n
+    for part, hits in carried.items():
+        cols = list(zip(*hits, strict=True))
+        parts[part].carry.append(
+            Carry(*(np.array(c, dtype=t) for c, t in zip(cols, CARRY_DTYPES, strict=True)))
+        )
     return parts
+
+
+CARRY_DTYPES = (np.int64, np.int64, np.int64, np.int64, np.float64, np.int64)
+"""Of the kernel's HIT_COLUMNS, as events.CARRY_FIELDS."""
 
 
 def _histogram(counts: dict[int, int], edges: tuple[float, ...]) -> dict[str, Any]:
@@ -124,7 +154,7 @@ def build_message(
         "orbit_span": counts.orbit_span,
         "events": {
             "carried_in_hits": counts.carried_in,
-            "carried_out_hits": len(counts.carry_rows),
+            "carried_out_hits": sum(len(c) for c in counts.carry),
             "timeout_closed_orbits": counts.scalars.get(T.KIND_TIMEOUT, 0),
         },
         "occupancy": occupancy,

@@ -28,7 +28,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from dtmon_processor import kernel as K
-from dtmon_processor.assemble import PartCounts, group_rows
+from dtmon_processor.assemble import PartCounts, group_batch
 from dtmon_processor.events import BatchRule, EventState
 from dtmon_processor.eventstep import finish_batch
 from minidt.binning import Binning
@@ -109,6 +109,6 @@ def count_table(table: pa.Table, binning: Binning, rule: BatchRule) -> DriverBat
     if table.num_rows:
         out = K.Rows()
         K.record_counts(out, 0, batch_records(table), binning, rule)
-        counts = group_rows(out.batch().to_pylist()).get(0, PartCounts())
+        counts = group_batch(out.batch()).get(0, PartCounts())
     largest = pc.max(pc.binary_length(table.column("value"))).as_py() if table.num_rows else 0
     return DriverBatch(counts, finish_batch(counts, rule, binning), int(largest or 0))

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from dtmon_processor import kernel as K
-from dtmon_processor.assemble import PartCounts, group_rows
+from dtmon_processor.assemble import PartCounts, group_batch
 from dtmon_processor.events import (
     RESET_GAP,
     BatchRule,
@@ -34,18 +34,10 @@ def finish_batch(counts: PartCounts, rule: BatchRule, binning: Binning) -> Event
     if len(left):
         out = K.Rows()
         K.event_counts(out, 0, left, marks, rule, binning)
-        _add(counts, group_rows(out.batch().to_pylist()).get(0, PartCounts()))
+        _add(counts, group_batch(out.batch()).get(0, PartCounts()))
     counts.carried_in = len(prev.carry)
     counts.orbit_span, frontier = orbit_span(counts.spans, prev.frontier, marks)
-    rows = counts.carry_rows
-    carry = Carry(
-        np.array([r[0] for r in rows], dtype=np.int64),
-        np.array([r[1] for r in rows], dtype=np.int64),
-        np.array([r[2] for r in rows], dtype=np.int64),
-        np.array([r[3] for r in rows], dtype=np.int64),
-        np.array([r[4] for r in rows], dtype=np.float64),
-        np.array([r[5] for r in rows], dtype=np.int64),
-    ).sorted()
+    carry = Carry.concat(counts.carry).sorted()
     return EventState(watermarks=marks, carry=carry, frontier=frontier)
 
 
@@ -117,5 +109,5 @@ def _add(into: PartCounts, extra: PartCounts) -> None:
         target = into.bins.setdefault(key, {})
         for b, n in hist.items():
             target[b] = target.get(b, 0) + n
-    into.carry_rows.extend(extra.carry_rows)
+    into.carry.extend(extra.carry)
     into.spans.extend(extra.spans)

@@ -17,6 +17,7 @@ import ast
 import json
 import logging
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -117,6 +118,24 @@ def kafka_stream(spark: SparkSession, s: StreamSettings) -> DataFrame:
     )
 
 
+RECENT_BATCHES = 10_000
+"""Batches whose path and phases the handler keeps (a bound: the processor runs for months)."""
+
+
+class Laps:
+    """Milliseconds per phase of a batch, for its log line and the benchmarks: where a
+    batch's time goes is the first question when batches fall behind."""
+
+    def __init__(self) -> None:
+        self.ms: dict[str, float] = {}
+        self._t = time.perf_counter()
+
+    def __call__(self, phase: str) -> None:
+        now = time.perf_counter()
+        self.ms[phase] = round((now - self._t) * 1000, 1)
+        self._t = now
+
+
 class BatchHandler:
     """The foreachBatch function; keeps the publisher and metrics across batches."""
 
@@ -138,13 +157,17 @@ class BatchHandler:
         self.driver_max_offsets = 1_000_000
         self.max_message_bytes: int | None = None
         self.ranges: RangeReader | None = None  # the driver path's Kafka reader
-        self.paths: list[str] = []  # "driver" / "driver-spark" / "distributed" per batch
+        # Per recent batch, for tests and benchmarks: "driver" / "driver-spark" / "distributed",
+        # and the milliseconds per phase (Laps).
+        self.paths: deque[str] = deque(maxlen=RECENT_BATCHES)
+        self.phases: deque[dict[str, float]] = deque(maxlen=RECENT_BATCHES)
         self._events: CheckpointEventStore | None = None
 
     def __call__(self, df: DataFrame, batch_id: int) -> None:
         started = time.perf_counter()
         if self.ticker is not None:
             self.ticker.batch_started()
+        laps = Laps()
         counter = JobCounter(self.spark, f"dtmon-batch-{self._query_id()}-{batch_id}")
         events = self._event_store()
         entry, previous = self._offset_entry(batch_id)
@@ -156,8 +179,10 @@ class BatchHandler:
             timeout_ms=self.event_timeout_ms,
             flush=False,
         )
+        laps("state_in")
         if previous is not None and records is not None and records <= self.driver_max_offsets:
             path, table = self._driver_table(df, batch_id, entry, previous)
+            laps("read")
             done = count_table(table, self.binning, rule)
             counts, state = done.counts, done.state
             if self.max_message_bytes and done.max_value_bytes > self.max_message_bytes:
@@ -172,11 +197,13 @@ class BatchHandler:
             path = "distributed"
             lines = lines_from_values(df, batch_ts_col="batch_ts", partition_col="partition")
             counts, state = compute_batch(lines, self.binning, rule)
+        laps("count")
         self.paths.append(path)
         jobs = counter.jobs()
         counter.clear()
         counts.batch_ts = batch_ts
         events.save(batch_id, state)
+        laps("state_out")
         message = build_message(
             counts,
             binning=self.binning,
@@ -185,6 +212,8 @@ class BatchHandler:
             emitted_at_ms=counts.batch_ts,
         )
         self.publisher.publish(str(batch_id), encode(message))
+        laps("publish")
+        self.phases.append(laps.ms)
         if self.ticker is not None:
             self.ticker.batch_ended(len(state.carry))
         seconds = time.perf_counter() - started
@@ -197,14 +226,15 @@ class BatchHandler:
             jobs=jobs,
         )
         log.info(
-            "batch %d: %d rows, %d hits, %d malformed, %.0f ms, %s path",
+            "batch %d: %d rows, %d hits, %d malformed, %.0f ms, %s path (%s)",
             batch_id,
             counts.rows,
             message["hits"],
             counts.malformed,
             seconds * 1000,
             path,
-            extra={"batch_id": batch_id, "spark_jobs": jobs},
+            ", ".join(f"{k} {v:.0f}" for k, v in laps.ms.items()),
+            extra={"batch_id": batch_id, "spark_jobs": jobs, "phases_ms": laps.ms},
         )
 
     def _event_store(self) -> CheckpointEventStore:
