@@ -26,6 +26,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -139,15 +140,12 @@ def run_query(
     return handler, progress
 
 
-def phase_medians(phases: list[dict[str, float]]) -> dict[str, float]:
-    """The handler's own per-phase milliseconds (stream.Laps), p50 over batches."""
+def phase_summary(
+    phases: list[dict[str, float]], stat: Callable[[list[float]], float]
+) -> dict[str, float]:
+    """The handler's own per-phase milliseconds (stream.Laps), summarised over batches."""
     names = sorted({k for p in phases for k in p})
-    return {k: round(statistics.median(p.get(k, 0.0) for p in phases), 1) for k in names}
-
-
-def phase_means(phases: list[dict[str, float]]) -> dict[str, float]:
-    names = sorted({k for p in phases for k in p})
-    return {k: round(statistics.mean(p.get(k, 0.0) for p in phases), 1) for k in names}
+    return {k: round(stat([p.get(k, 0.0) for p in phases]), 1) for k in names}
 
 
 def duration_breakdown(progress: list[Any], skip: int) -> dict[str, dict[str, float]]:
@@ -208,7 +206,7 @@ def steady(spark, broker, tmp: Path, rate: int, seconds: float) -> dict[str, Any
         "p95_ms": round(1000 * durations[max(0, int(0.95 * len(durations)) - 1)], 1),
         "max_ms": round(1000 * durations[-1], 1),
         "paths": {p: list(handler.paths)[3:].count(p) for p in sorted(set(handler.paths))},
-        "phases_p50_ms": phase_medians(list(handler.phases)[3:]),
+        "phases_p50_ms": phase_summary(list(handler.phases)[3:], statistics.median),
         "duration_ms_breakdown": duration_breakdown(progress, 3),
         "load1_after": round(os.getloadavg()[0], 2),
     }
@@ -244,7 +242,9 @@ def backlog(
         "mean_full_batch_s": round(statistics.mean(full[1:] or full), 3),
         "produce_seconds": round(produce_s, 1),
         "paths": list(handler.paths),
-        "phases_mean_ms": phase_means(list(handler.phases)[1 : max(1, n // per_batch)]),
+        "phases_mean_ms": phase_summary(
+            list(handler.phases)[1 : max(1, n // per_batch)], statistics.mean
+        ),
         "load1_after": round(os.getloadavg()[0], 2),
     }, lines[:per_batch]
 

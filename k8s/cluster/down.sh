@@ -12,27 +12,16 @@ if pid_alive kubelet && pid_alive kube-apiserver; then
   for _ in $(seq 1 60); do [ -z "$("${CTR[@]}" tasks ls -q 2>/dev/null)" ] && break; sleep 1; done
 fi
 
-stop() { # SIGTERM, up to 15 s, then SIGKILL: kube-apiserver hangs on exit once etcd is gone
-  local f="$STATE/pids/$1.pid" p
-  [ -f "$f" ] || return 0
-  p=$(cat "$f")
-  if kill -0 "$p" 2>/dev/null; then
-    kill "$p" 2>/dev/null || true
-    for _ in $(seq 1 75); do kill -0 "$p" 2>/dev/null || break; sleep 0.2; done
-    kill -9 "$p" 2>/dev/null || true
-  fi
-  rm -f "$f"
-}
-for name in prometheus kube-router kube-proxy kubelet kube-scheduler kube-controller-manager; do stop "$name"; done
+for name in prometheus kube-router kube-proxy kubelet kube-scheduler kube-controller-manager; do stop_pid "$name"; done
 if pid_alive containerd; then
   for t in $("${CTR[@]}" tasks ls -q 2>/dev/null); do "${CTR[@]}" tasks kill -s KILL "$t" 2>/dev/null || true; done
   sleep 1
   for t in $("${CTR[@]}" tasks ls -q 2>/dev/null); do "${CTR[@]}" tasks delete "$t" >/dev/null 2>&1 || true; done
   for c in $("${CTR[@]}" containers ls -q 2>/dev/null); do "${CTR[@]}" containers delete "$c" >/dev/null 2>&1 || true; done
 fi
-stop containerd
-stop kube-apiserver
-stop etcd
+stop_pid containerd
+stop_pid kube-apiserver
+stop_pid etcd
 # Shims outlive containerd by design; none may outlive the cluster.
 pkill -9 -f "containerd-shim-runc-v2 -namespace k8s.io -address $CTR_SOCK" 2>/dev/null || true
 

@@ -34,6 +34,19 @@ log() { printf '==> %s\n' "$*" >&2; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 kc() { "$CBIN/kubectl" --kubeconfig "$KUBECONFIG_ADMIN" "$@"; }
 pid_alive() { local f="$STATE/pids/$1.pid"; [ -f "$f" ] && kill -0 "$(cat "$f")" 2>/dev/null; }
+# stop_pid NAME [SECONDS]: SIGTERM the process of $STATE/pids/NAME.pid, SIGKILL after SECONDS
+# (default 15: kube-apiserver hangs on exit once etcd is gone), then forget its pid file.
+stop_pid() {
+  local f="$STATE/pids/$1.pid" p
+  [ -f "$f" ] || return 0
+  p=$(cat "$f")
+  if kill -0 "$p" 2>/dev/null; then
+    kill "$p" 2>/dev/null || true
+    for _ in $(seq 1 $(( ${2:-15} * 5 ))); do kill -0 "$p" 2>/dev/null || break; sleep 0.2; done
+    kill -9 "$p" 2>/dev/null || true
+  fi
+  rm -f "$f"
+}
 # Renders a config template: @STATE@, @RUN@, @NODE@, @NODE_IP@, ... become their values.
 render() {
   sed -e "s#@STATE@#$STATE#g" -e "s#@RUN@#$RUN#g" -e "s#@NODE@#$NODE#g" -e "s#@NODE_IP@#$NODE_IP#g" \

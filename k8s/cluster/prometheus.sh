@@ -13,17 +13,7 @@
 DIR="$STATE/prometheus"
 URL="http://$NODE_IP:$PROM_PORT"
 
-stop() {
-  local f="$STATE/pids/prometheus.pid" p
-  [ -f "$f" ] || return 0
-  p=$(cat "$f")
-  if kill -0 "$p" 2>/dev/null; then
-    kill "$p" 2>/dev/null || true
-    for _ in $(seq 1 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.2; done
-    kill -9 "$p" 2>/dev/null || true
-  fi
-  rm -f "$f"
-}
+stop() { stop_pid prometheus 10; }
 
 start() {
   [ -x "$CBIN/prometheus" ] || die "prometheus missing: run \`make cluster-binaries\`"

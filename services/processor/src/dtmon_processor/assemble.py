@@ -17,7 +17,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from dtmon_processor import kernel as T
-from dtmon_processor.events import Carry
+from dtmon_processor.events import CARRY_FIELDS, Carry
 from minidt.binning import Binning
 from minidt.contract import SCHEMA_ID, validate_message
 from minidt.detector import N_CHAMBERS
@@ -103,8 +103,8 @@ def group_rows(rows: Iterable[Any]) -> dict[int, PartCounts]:
     return parts
 
 
-CARRY_DTYPES = (np.int64, np.int64, np.int64, np.int64, np.float64, np.int64)
-"""Of the kernel's HIT_COLUMNS, as events.CARRY_FIELDS."""
+CARRY_DTYPES = tuple(getattr(Carry(), f).dtype for f in CARRY_FIELDS)
+"""Of the kernel's HIT_COLUMNS, in events.CARRY_FIELDS order."""
 
 
 def _histogram(counts: dict[int, int], edges: tuple[float, ...]) -> dict[str, Any]:

@@ -32,8 +32,8 @@ from dtmon_common.kafka_security import KafkaSecurity
 log = logging.getLogger(__name__)
 
 FETCH_MAX_WAIT_MS = 10
-"""The broker's longest wait for data in one fetch: at the end of a range there is nothing
-more to wait for (the same setting as the Spark source's, see stream.kafka_stream)."""
+"""The broker's longest wait for data in one fetch, for this reader and Spark's source
+(stream.kafka_stream): at the end of a batch's range there is nothing more to wait for."""
 
 CONSUME_BATCH = 10_000
 STALL_SECONDS = 10.0

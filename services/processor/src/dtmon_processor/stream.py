@@ -43,7 +43,7 @@ from dtmon_processor.offsetlog import (
     read_query_id,
 )
 from dtmon_processor.publish import ResultsPublisher
-from dtmon_processor.rangeread import RangeReader, RangeUnavailable
+from dtmon_processor.rangeread import FETCH_MAX_WAIT_MS, RangeReader, RangeUnavailable
 from dtmon_processor.tick import IdleTicker
 from dtmon_processor.transform import lines_from_values
 from minidt.binning import DEFAULT_BINNING, Binning
@@ -84,9 +84,6 @@ def batch_offset_limit(s: StreamSettings) -> int | None:
         return min(s.max_offsets_per_trigger, by_bytes)
     return by_bytes
 
-
-FETCH_MAX_WAIT_MS = 10
-"""The Kafka consumer's longest wait for data in one fetch (see kafka_stream)."""
 
 QUERY_NAME = "dtmon-processor"
 """The streaming query's name in the Spark UI."""
